@@ -1,0 +1,168 @@
+//! The project repositories, through git2.
+//!
+//! [`ProjectRepo`] opens a project's repository and, for a local-path upstream, reads the
+//! upstream's objects in place through an in-memory alternate, so a fresh workspace can be
+//! validated before its first fetch without copying anything. Nothing here writes to a working
+//! tree or an index.
+
+use std::path::Path;
+use std::path::PathBuf;
+
+use git2::Oid;
+use git2::Repository;
+
+/// Where carry keeps the upstream branch it follows, in the project's repository.
+pub const UPSTREAM_HEADS: &str = "refs/carry/upstream/heads/";
+/// Where carry keeps upstream's tags, in the project's repository.
+pub const UPSTREAM_TAGS: &str = "refs/carry/upstream/tags/";
+
+/// Why a repository could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The repository does not exist or is not a git repository.
+    #[error("cannot open git repository {path}")]
+    Open {
+        /// The path tried.
+        path: PathBuf,
+        /// What git2 said.
+        #[source]
+        source: git2::Error,
+    },
+    /// A git operation failed.
+    #[error("git failed while {action}")]
+    Git {
+        /// What carry was doing.
+        action: String,
+        /// What git2 said.
+        #[source]
+        source: git2::Error,
+    },
+}
+
+impl GitError {
+    pub(crate) fn git(action: impl Into<String>) -> impl FnOnce(git2::Error) -> Self {
+        let action = action.into();
+        move |source| Self::Git { action, source }
+    }
+}
+
+/// A project's repository, with its upstream readable in place when that is a local path.
+pub struct ProjectRepo {
+    repo: Repository,
+    upstream: Option<Repository>,
+}
+
+impl std::fmt::Debug for ProjectRepo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectRepo")
+            .field("path", &self.repo.path())
+            .field("upstream", &self.upstream.as_ref().map(Repository::path))
+            .finish()
+    }
+}
+
+impl ProjectRepo {
+    /// Opens the repository at `path`; `local_upstream`, when given, is a repository whose
+    /// objects and refs are read in place.
+    pub fn open(path: &Path, local_upstream: Option<&Path>) -> Result<Self, GitError> {
+        let repo = open(path)?;
+        let upstream = match local_upstream {
+            Some(upstream_path) => {
+                let upstream = open(upstream_path)?;
+                let objects = upstream.path().join("objects");
+                let odb = repo
+                    .odb()
+                    .map_err(GitError::git("opening the object database"))?;
+                odb.add_disk_alternate(&objects.to_string_lossy())
+                    .map_err(GitError::git(format!(
+                        "reading upstream objects from {}",
+                        objects.display()
+                    )))?;
+                Some(upstream)
+            }
+            None => None,
+        };
+        Ok(Self { repo, upstream })
+    }
+
+    /// The underlying repository.
+    pub fn repo(&self) -> &Repository {
+        &self.repo
+    }
+
+    /// The commit `spec` names in the project's repository: a branch, a tag, carry's copy of
+    /// an upstream branch or tag, or a commit id. `None` when nothing matches.
+    pub fn resolve_local(&self, spec: &str) -> Option<Oid> {
+        resolve_in(&self.repo, spec, &[UPSTREAM_HEADS, UPSTREAM_TAGS])
+    }
+
+    /// The commit `spec` names, looked up in the project's repository and then in a local
+    /// upstream in place.
+    pub fn resolve(&self, spec: &str) -> Option<Oid> {
+        self.resolve_local(spec).or_else(|| {
+            self.upstream
+                .as_ref()
+                .and_then(|upstream| resolve_in(upstream, spec, &[]))
+        })
+    }
+
+    /// The upstream branch `reference` as carry last fetched it, or read in place.
+    pub fn upstream_tip(&self, reference: &str) -> Option<Oid> {
+        let fetched = format!("{UPSTREAM_HEADS}{reference}");
+        if let Some(oid) = ref_commit(&self.repo, &fetched) {
+            return Some(oid);
+        }
+        let upstream = self.upstream.as_ref()?;
+        resolve_in(upstream, reference, &[])
+    }
+
+    /// Whether this project's upstream is read in place from a local path.
+    pub fn has_local_upstream(&self) -> bool {
+        self.upstream.is_some()
+    }
+
+    /// The tip of local branch `branch`.
+    pub fn branch_tip(&self, branch: &str) -> Option<Oid> {
+        ref_commit(&self.repo, &format!("refs/heads/{branch}"))
+    }
+
+    /// The best common ancestor of two commits, if any.
+    pub fn merge_base(&self, one: Oid, two: Oid) -> Result<Option<Oid>, GitError> {
+        match self.repo.merge_base(one, two) {
+            Ok(base) => Ok(Some(base)),
+            Err(error) if error.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(error) => Err(GitError::git("finding a merge base")(error)),
+        }
+    }
+}
+
+fn open(path: &Path) -> Result<Repository, GitError> {
+    Repository::open(path).map_err(|source| GitError::Open {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn ref_commit(repo: &Repository, name: &str) -> Option<Oid> {
+    let reference = repo.find_reference(name).ok()?;
+    reference.peel_to_commit().ok().map(|commit| commit.id())
+}
+
+fn resolve_in(repo: &Repository, spec: &str, extra_prefixes: &[&str]) -> Option<Oid> {
+    for prefix in ["refs/heads/", "refs/tags/"].iter().chain(extra_prefixes) {
+        if let Some(oid) = ref_commit(repo, &format!("{prefix}{spec}")) {
+            return Some(oid);
+        }
+    }
+    if spec.starts_with("refs/")
+        && let Some(oid) = ref_commit(repo, spec)
+    {
+        return Some(oid);
+    }
+    // A commit id, full or abbreviated; nothing else (no revision expressions).
+    if spec.len() >= 4 && spec.chars().all(|c| c.is_ascii_hexdigit()) {
+        let object = repo.revparse_single(spec).ok()?;
+        return object.peel_to_commit().ok().map(|commit| commit.id());
+    }
+    None
+}

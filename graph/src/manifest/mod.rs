@@ -1,0 +1,694 @@
+//! `carry.toml`: text to a validated [`Workspace`], or every problem at once.
+//!
+//! Stage one ([`raw`]) checks the document's shape and keeps spans; stage two (this module)
+//! checks names, references, durations, dates and cycles, and builds the [`Workspace`].
+//! Diagnostics come back sorted by position; parsing never panics, whatever the input.
+
+mod raw;
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use raw::RawFeature;
+use raw::RawManifest;
+use raw::RawProject;
+use raw::Span;
+use raw::Spanned;
+use raw::Walker;
+
+use crate::diagnostic::Diagnostic;
+use crate::diagnostic::Location;
+use crate::diagnostic::did_you_mean;
+use crate::graph::Cycle;
+use crate::graph::GraphError;
+use crate::graph::WorkspaceGraph;
+use crate::names::FeatureName;
+use crate::names::PatchRef;
+use crate::names::ProjectName;
+use crate::workspace::DEFAULT_TEST_TIMEOUT;
+use crate::workspace::Feature;
+use crate::workspace::Project;
+use crate::workspace::ProjectSpans;
+use crate::workspace::Series;
+use crate::workspace::SeriesSource;
+use crate::workspace::TestSpec;
+use crate::workspace::Upstream;
+use crate::workspace::UpstreamSource;
+use crate::workspace::Workspace;
+
+/// A manifest that validated: the workspace and the text it came from.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The file as shown in messages (`carry.toml`).
+    pub file: String,
+    /// The manifest's text, for locating later problems.
+    pub text: String,
+    /// What it means.
+    pub workspace: Workspace,
+    /// Notes and warnings found while validating.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Manifest {
+    /// The location of `span` in this manifest.
+    pub fn location(&self, span: Span) -> Location {
+        Location::from_span(&self.file, &self.text, span)
+    }
+}
+
+/// A manifest that did not validate.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{file} has {} problem{}", .diagnostics.iter().filter(|d| d.is_error()).count(), if .diagnostics.iter().filter(|d| d.is_error()).count() == 1 { "" } else { "s" })]
+pub struct ManifestError {
+    /// The file as shown in messages.
+    pub file: String,
+    /// Every problem, errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses and validates `text`, shown in messages as `file`.
+pub fn parse(file: &str, text: &str) -> Result<Manifest, ManifestError> {
+    let mut walker = Walker::new(file, text);
+    let document = match toml_edit::Document::parse(text) {
+        Ok(document) => document,
+        Err(error) => {
+            let span = error.span().unwrap_or(0..0);
+            let message = error.message().trim().trim_end_matches('.').to_owned();
+            let diagnostic = Diagnostic::error(format!("invalid TOML: {message}"))
+                .at(Location::from_span(file, text, span))
+                .with_label("here");
+            return Err(ManifestError {
+                file: file.to_owned(),
+                diagnostics: vec![diagnostic],
+            });
+        }
+    };
+    let raw = walker.walk(document.as_item());
+    let mut validator = Validator { walker };
+    let workspace = validator.workspace(&raw);
+    let mut diagnostics = validator.walker.diagnostics;
+    diagnostics.sort_by_key(|d| d.location.as_ref().map(|l| (l.line, l.column)));
+    match workspace {
+        Some(workspace) if !diagnostics.iter().any(Diagnostic::is_error) => Ok(Manifest {
+            file: file.to_owned(),
+            text: text.to_owned(),
+            workspace,
+            warnings: diagnostics,
+        }),
+        _ => Err(ManifestError {
+            file: file.to_owned(),
+            diagnostics,
+        }),
+    }
+}
+
+struct Validator<'a> {
+    walker: Walker<'a>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Span, message: impl Into<String>) -> &mut Diagnostic {
+        self.walker.error(span, message)
+    }
+
+    fn warning(&mut self, span: Span, message: impl Into<String>) {
+        let diagnostic = Diagnostic::warning(message).at(self.walker.location(span));
+        self.walker.diagnostics.push(diagnostic);
+    }
+
+    fn workspace(&mut self, raw: &RawManifest) -> Option<Workspace> {
+        let mut ok = true;
+        let (name, max_patch_age, test_timeout, timezone) = match &raw.workspace {
+            None => {
+                self.error(0..0, "missing [workspace] table").help = Some(
+                    "start the manifest with:\n[workspace]\nname = \"my-platform\"".to_owned(),
+                );
+                ok = false;
+                (String::new(), None, DEFAULT_TEST_TIMEOUT, None)
+            }
+            Some(workspace) => {
+                let name = match &workspace.name {
+                    Some(name) if !name.value.trim().is_empty() => name.value.clone(),
+                    Some(name) => {
+                        self.error(name.span.clone(), "workspace name is empty");
+                        ok = false;
+                        String::new()
+                    }
+                    None if seen(&workspace.seen, "name") => {
+                        ok = false;
+                        String::new()
+                    }
+                    None => {
+                        self.error(workspace.anchor.clone(), "missing key 'name' in [workspace]")
+                            .help = Some("add: name = \"my-platform\"".to_owned());
+                        ok = false;
+                        String::new()
+                    }
+                };
+                let max_patch_age = workspace
+                    .max_patch_age
+                    .as_ref()
+                    .and_then(|age| self.duration(age, "max-patch-age"));
+                let test_timeout = workspace
+                    .test_timeout
+                    .as_ref()
+                    .and_then(|timeout| self.duration(timeout, "test-timeout"))
+                    .unwrap_or(DEFAULT_TEST_TIMEOUT);
+                let timezone = workspace.timezone.as_ref().and_then(|zone| {
+                    if zone.value.trim().is_empty() || zone.value.chars().any(char::is_whitespace)
+                    {
+                        self.error(
+                            zone.span.clone(),
+                            format!("'{}' is not a time zone name", zone.value),
+                        )
+                        .help = Some("use an IANA name such as \"UTC\" or \"Europe/Paris\"".to_owned());
+                        None
+                    } else {
+                        Some(zone.value.clone())
+                    }
+                });
+                (name, max_patch_age, test_timeout, timezone)
+            }
+        };
+
+        let known_projects: Vec<String> = raw.projects.iter().map(|p| p.name.value.clone()).collect();
+        let mut projects = BTreeMap::new();
+        for (position, raw_project) in raw.projects.iter().enumerate() {
+            match self.project(raw_project, position, &known_projects, test_timeout) {
+                Some(project) => {
+                    projects.insert(project.name.clone(), project);
+                }
+                None => ok = false,
+            }
+        }
+        let mut features = BTreeMap::new();
+        for raw_feature in &raw.features {
+            match self.feature(raw_feature, &known_projects) {
+                Some(feature) => {
+                    features.insert(feature.name.clone(), feature);
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let workspace = Workspace {
+            name,
+            max_patch_age,
+            test_timeout,
+            timezone,
+            projects,
+            features,
+        };
+        match WorkspaceGraph::from_manifest(&workspace) {
+            Ok(_) => Some(workspace),
+            Err(GraphError::Cycles(cycles)) => {
+                for cycle in cycles {
+                    self.cycle(&workspace, &cycle);
+                }
+                None
+            }
+        }
+    }
+
+    fn cycle(&mut self, workspace: &Workspace, cycle: &Cycle) {
+        let message = cycle.to_string();
+        match cycle {
+            Cycle::Consumes(members) => {
+                // The last step `a -> b` means b consumes a: point at that `consumes` entry.
+                let span = closing_pair(members)
+                    .and_then(|(consumed, consumer)| {
+                        let project = workspace.projects.get(consumer)?;
+                        let at = project.consumes.iter().position(|c| c == consumed)?;
+                        project.spans.consumes.get(at).cloned()
+                    })
+                    .unwrap_or(0..0);
+                self.error(span, message).label = Some("this closes the cycle".to_owned());
+            }
+            Cycle::Needs(members) => {
+                let span = closing_pair(members)
+                    .and_then(|(needer, needed)| {
+                        workspace.features.values().find_map(|feature| {
+                            let needs = feature.needs.get(needer)?;
+                            let at = needs.iter().position(|n| n == needed)?;
+                            feature.need_spans.get(needer)?.get(at).cloned()
+                        })
+                    })
+                    .unwrap_or(0..0);
+                self.error(span, message).label = Some("this closes the cycle".to_owned());
+            }
+            Cycle::Order(members) => {
+                let span = members
+                    .first()
+                    .and_then(|first| workspace.projects.get(first))
+                    .map_or(0..0, |p| p.spans.name.clone());
+                self.error(span, message).help = Some(
+                    "a patch that needs another project's patch is rebased after that project; \
+                     check the feature needs against `consumes`"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+
+    fn name<T: std::str::FromStr<Err = crate::names::NameError>>(
+        &mut self,
+        raw: &Spanned<String>,
+        what: &str,
+    ) -> Option<T> {
+        match raw.value.parse::<T>() {
+            Ok(name) => Some(name),
+            Err(error) => {
+                self.error(raw.span.clone(), format!("bad {what} name: {error}"))
+                    .label = Some(format!("not a valid {what} name"));
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, raw: &Spanned<String>, key: &str) -> Option<Duration> {
+        match humantime::parse_duration(raw.value.trim()) {
+            Ok(duration) if !duration.is_zero() => Some(duration),
+            Ok(_) => {
+                self.error(raw.span.clone(), format!("'{key}' must be longer than zero"));
+                None
+            }
+            Err(error) => {
+                self.error(
+                    raw.span.clone(),
+                    format!("'{key}' = \"{}\" is not a duration: {error}", raw.value),
+                )
+                .help = Some("write a number and a unit, such as \"30m\", \"2h\" or \"180d\"".to_owned());
+                None
+            }
+        }
+    }
+
+    fn project(
+        &mut self,
+        raw: &RawProject,
+        position: usize,
+        known: &[String],
+        default_timeout: Duration,
+    ) -> Option<Project> {
+        let name: Option<ProjectName> = self.name(&raw.name, "project");
+        let label = format!("[project.{}]", raw.name.value);
+        let mut ok = name.is_some();
+        let mut spans = ProjectSpans {
+            name: raw.name.span.clone(),
+            ..ProjectSpans::default()
+        };
+
+        let repo = match &raw.repo {
+            Some(repo) if !repo.value.trim().is_empty() => {
+                spans.repo = repo.span.clone();
+                Some(repo.value.clone())
+            }
+            Some(repo) => {
+                self.error(repo.span.clone(), "'repo' is empty");
+                None
+            }
+            None if seen(&raw.seen, "repo") => None,
+            None => {
+                self.error(raw.name.span.clone(), format!("missing key 'repo' in {label}"))
+                    .help = Some(format!(
+                    "add: repo = \"repos/{}\" (created bare if missing)",
+                    raw.name.value
+                ));
+                None
+            }
+        };
+        ok &= repo.is_some();
+
+        let upstream = match &raw.upstream {
+            None if seen(&raw.seen, "upstream") => None,
+            None => {
+                self.error(raw.name.span.clone(), format!("missing key 'upstream' in {label}"))
+                    .help = Some("add: upstream = { url = \"https://…\", ref = \"main\" }".to_owned());
+                None
+            }
+            Some(upstream) => {
+                let source = match (&upstream.url, &upstream.path) {
+                    (Some(url), None) => {
+                        spans.upstream = url.span.clone();
+                        self.url(url).map(UpstreamSource::Url)
+                    }
+                    (None, Some(path)) if !path.value.trim().is_empty() => {
+                        spans.upstream = path.span.clone();
+                        Some(UpstreamSource::Path(path.value.clone()))
+                    }
+                    (None, Some(path)) => {
+                        self.error(path.span.clone(), "'upstream.path' is empty");
+                        None
+                    }
+                    (Some(_), Some(path)) => {
+                        self.error(
+                            path.span.clone(),
+                            format!("{label}: upstream has both 'url' and 'path'; keep one"),
+                        );
+                        None
+                    }
+                    (None, None) if seen(&upstream.seen, "url") || seen(&upstream.seen, "path") => None,
+                    (None, None) => {
+                        self.error(
+                            upstream.anchor.clone(),
+                            format!("{label}: upstream needs 'url' or 'path'"),
+                        );
+                        None
+                    }
+                };
+                let reference = match &upstream.reference {
+                    Some(reference) => {
+                        spans.upstream_ref = reference.span.clone();
+                        self.reference(reference, "upstream.ref")
+                    }
+                    None if seen(&upstream.seen, "ref") => None,
+                    None => {
+                        self.error(
+                            upstream.anchor.clone(),
+                            format!("missing key 'ref' in {label} upstream"),
+                        )
+                        .help = Some("name the branch carry follows, such as ref = \"main\"".to_owned());
+                        None
+                    }
+                };
+                match (source, reference) {
+                    (Some(source), Some(reference)) => Some(Upstream { source, reference }),
+                    _ => None,
+                }
+            }
+        };
+        ok &= upstream.is_some();
+
+        let series = match &raw.series {
+            None if seen(&raw.seen, "series") => None,
+            None => {
+                self.error(raw.name.span.clone(), format!("missing key 'series' in {label}"))
+                    .help = Some(
+                    "add: series = { branch = \"carried\" } or series = { dir = \"patches/NAME\" }"
+                        .to_owned(),
+                );
+                None
+            }
+            Some(series) => {
+                let source = match (&series.branch, &series.dir) {
+                    (Some(branch), None) => {
+                        spans.series = branch.span.clone();
+                        self.reference(branch, "series.branch").map(SeriesSource::Branch)
+                    }
+                    (None, Some(dir)) if !dir.value.trim().is_empty() => {
+                        spans.series = dir.span.clone();
+                        Some(SeriesSource::Dir(dir.value.clone()))
+                    }
+                    (None, Some(dir)) => {
+                        self.error(dir.span.clone(), "'series.dir' is empty");
+                        None
+                    }
+                    (Some(_), Some(dir)) => {
+                        self.error(
+                            dir.span.clone(),
+                            format!("{label}: series has both 'branch' and 'dir'; a series is one or the other"),
+                        )
+                        .label = Some("second form here".to_owned());
+                        None
+                    }
+                    (None, None) if seen(&series.seen, "branch") || seen(&series.seen, "dir") => None,
+                    (None, None) => {
+                        self.error(
+                            series.anchor.clone(),
+                            format!("{label}: series needs 'branch' or 'dir'"),
+                        )
+                        .help = Some(
+                            "a series is a branch of commits (branch = \"…\") or a directory of patch files with a `series` file (dir = \"…\")"
+                                .to_owned(),
+                        );
+                        None
+                    }
+                };
+                let base = series.base.as_ref().map(|base| {
+                    spans.base = base.span.clone();
+                    self.reference(base, "series.base")
+                });
+                match (source, base) {
+                    (Some(source), None) => Some(Series { source, base: None }),
+                    (Some(source), Some(Some(base))) => Some(Series {
+                        source,
+                        base: Some(base),
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        ok &= series.is_some();
+
+        let mut consumes = Vec::new();
+        let mut listed = BTreeSet::new();
+        for consumed in &raw.consumes {
+            if !known.contains(&consumed.value) {
+                let message = match did_you_mean(&consumed.value, known.iter().map(String::as_str)) {
+                    Some(near) => format!("no project '{}'; did you mean '{near}'?", consumed.value),
+                    None => format!("no project '{}'", consumed.value),
+                };
+                self.error(consumed.span.clone(), message).label =
+                    Some("unknown project in 'consumes'".to_owned());
+                ok = false;
+            } else if consumed.value == raw.name.value {
+                self.error(consumed.span.clone(), format!("project '{}' consumes itself", raw.name.value));
+                ok = false;
+            } else if !listed.insert(consumed.value.clone()) {
+                self.warning(consumed.span.clone(), format!("'{}' is listed twice in 'consumes'", consumed.value));
+            } else if let Ok(consumed_name) = consumed.value.parse::<ProjectName>() {
+                consumes.push(consumed_name);
+                spans.consumes.push(consumed.span.clone());
+            }
+        }
+
+        let test = match &raw.test {
+            None => None,
+            Some(test) => {
+                let command = match &test.command {
+                    Some(command) if !command.value.trim().is_empty() => Some(command.value.clone()),
+                    Some(command) => {
+                        self.error(command.span.clone(), "test command is empty");
+                        None
+                    }
+                    None if seen(&test.seen, "command") => None,
+                    None => {
+                        self.error(test.anchor.clone(), format!("missing key 'command' in {label} test"));
+                        None
+                    }
+                };
+                let timeout = match &test.timeout {
+                    Some(timeout) => self.duration(timeout, "timeout"),
+                    None => Some(default_timeout),
+                };
+                match (command, timeout) {
+                    (Some(command), Some(timeout)) => Some(TestSpec { command, timeout }),
+                    _ => {
+                        ok = false;
+                        None
+                    }
+                }
+            }
+        };
+
+        if !ok {
+            return None;
+        }
+        Some(Project {
+            name: name?,
+            position,
+            repo: repo?,
+            upstream: upstream?,
+            series: series?,
+            consumes,
+            test,
+            spans,
+        })
+    }
+
+    fn url(&mut self, url: &Spanned<String>) -> Option<String> {
+        let value = url.value.trim();
+        let has_scheme = value
+            .split_once("://")
+            .is_some_and(|(scheme, rest)| {
+                !rest.is_empty()
+                    && matches!(
+                        scheme,
+                        "https" | "http" | "ssh" | "git" | "file" | "git+ssh" | "ssh+git"
+                    )
+            });
+        // scp-like `[user@]host:path`, as git accepts: a colon before any slash.
+        let scp_like = !value.contains("://")
+            && value
+                .split_once(':')
+                .is_some_and(|(host, path)| !host.is_empty() && !host.contains('/') && !path.is_empty());
+        if (has_scheme || scp_like) && !value.chars().any(char::is_whitespace) {
+            Some(value.to_owned())
+        } else {
+            self.error(url.span.clone(), format!("'{value}' is not a git URL"))
+                .help = Some(
+                "use https://, ssh://, git:// or user@host:path; for a local repository write path = \"…\""
+                    .to_owned(),
+            );
+            None
+        }
+    }
+
+    fn reference(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
+        match check_ref_name(&raw.value) {
+            Ok(()) => Some(raw.value.clone()),
+            Err(why) => {
+                self.error(
+                    raw.span.clone(),
+                    format!("'{key}' = \"{}\" is not a valid git ref name: {why}", raw.value),
+                );
+                None
+            }
+        }
+    }
+
+    fn feature(&mut self, raw: &RawFeature, known: &[String]) -> Option<Feature> {
+        let name: Option<FeatureName> = self.name(&raw.name, "feature");
+        let mut ok = name.is_some();
+        let deadline = match &raw.deadline {
+            None => None,
+            Some(deadline) => match deadline.value.parse::<jiff::civil::Date>() {
+                Ok(date) => Some(date),
+                Err(error) => {
+                    self.error(
+                        deadline.span.clone(),
+                        format!("'deadline' = \"{}\" is not a date: {error}", deadline.value),
+                    )
+                    .help = Some("write the date as YYYY-MM-DD, such as 2027-03-31".to_owned());
+                    ok = false;
+                    None
+                }
+            },
+        };
+        if raw.patches.is_empty() {
+            self.warning(
+                raw.name.span.clone(),
+                format!("feature '{}' names no patches", raw.name.value),
+            );
+        }
+        let mut needs = BTreeMap::new();
+        let mut key_spans = BTreeMap::new();
+        let mut need_spans = BTreeMap::new();
+        for (key, raw_needs) in &raw.patches {
+            let patch = self.patch_ref(key, known);
+            let mut list = Vec::new();
+            let mut spans = Vec::new();
+            for needed in raw_needs {
+                let Some(needed_ref) = self.patch_ref(needed, known) else {
+                    ok = false;
+                    continue;
+                };
+                if patch.as_ref() == Some(&needed_ref) {
+                    self.error(needed.span.clone(), format!("patch '{needed_ref}' needs itself"));
+                    ok = false;
+                    continue;
+                }
+                if list.contains(&needed_ref) {
+                    self.warning(needed.span.clone(), format!("'{needed_ref}' is listed twice"));
+                    continue;
+                }
+                list.push(needed_ref);
+                spans.push(needed.span.clone());
+            }
+            match patch {
+                Some(patch) => {
+                    key_spans.insert(patch.clone(), key.span.clone());
+                    need_spans.insert(patch.clone(), spans);
+                    needs.insert(patch, list);
+                }
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(Feature {
+            name: name?,
+            description: raw.description.as_ref().map(|d| d.value.clone()),
+            deadline,
+            tracking: raw.tracking.as_ref().map(|t| t.value.clone()),
+            needs,
+            key_spans,
+            need_spans,
+        })
+    }
+
+    fn patch_ref(&mut self, raw: &Spanned<String>, known: &[String]) -> Option<PatchRef> {
+        let patch: PatchRef = match raw.value.parse() {
+            Ok(patch) => patch,
+            Err(error) => {
+                self.error(raw.span.clone(), format!("bad patch id: {error}"))
+                    .help = Some("refer to a patch as PROJECT/NAME, such as \"libvirt/hostdev-vf\"".to_owned());
+                return None;
+            }
+        };
+        if !known.iter().any(|k| k == patch.project.as_str()) {
+            let message = match did_you_mean(patch.project.as_str(), known.iter().map(String::as_str)) {
+                Some(near) => format!(
+                    "no project '{}' for patch '{patch}'; did you mean '{near}'?",
+                    patch.project
+                ),
+                None => format!("no project '{}' for patch '{patch}'", patch.project),
+            };
+            self.error(raw.span.clone(), message).label = Some("unknown project".to_owned());
+            return None;
+        }
+        Some(patch)
+    }
+}
+
+fn seen(keys: &[String], key: &str) -> bool {
+    keys.iter().any(|k| k == key)
+}
+
+fn closing_pair<T>(members: &[T]) -> Option<(&T, &T)> {
+    match members {
+        [.., a, b] => Some((a, b)),
+        _ => None,
+    }
+}
+
+/// git's ref-name rules (`git check-ref-format`), for one component or a path of them.
+pub fn check_ref_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("it is empty");
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("it contains whitespace or a control character");
+    }
+    if name.contains("..") {
+        return Err("it contains '..'");
+    }
+    if name.contains("@{") || name == "@" {
+        return Err("it contains '@{'");
+    }
+    if let Some(bad) = name.chars().find(|c| matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')) {
+        return Err(match bad {
+            '~' | '^' => "it contains '~' or '^' (name a ref or commit, not a revision expression)",
+            _ => "it contains one of ': ? * [ \\'",
+        });
+    }
+    if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
+        return Err("it has an empty path component");
+    }
+    #[allow(
+        clippy::case_sensitive_file_extension_comparisons,
+        reason = "git's rule is about the exact suffix `.lock`"
+    )]
+    let lock = name.ends_with(".lock");
+    if name.ends_with('.') || lock {
+        return Err("it ends with '.' or '.lock'");
+    }
+    if name.split('/').any(|part| part.starts_with('.')) {
+        return Err("a component starts with '.'");
+    }
+    Ok(())
+}

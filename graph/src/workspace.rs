@@ -1,0 +1,151 @@
+//! The validated workspace: what a `carry.toml` means once every name and reference checked out.
+//!
+//! These are plain values of validated newtypes; the manifest module builds them from text, and
+//! tests and benchmarks may build them directly. Spans point back into the manifest so later
+//! checks (series, promotion) can report at the right line; they are `0..0` for workspaces not
+//! read from a file.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::time::Duration;
+
+use crate::names::FeatureName;
+use crate::names::PatchRef;
+use crate::names::ProjectName;
+
+/// A byte range in the manifest.
+pub type Span = Range<usize>;
+
+/// The default test timeout when neither the project nor the workspace sets one.
+pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// A workspace: its projects and features.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    /// `workspace.name`.
+    pub name: String,
+    /// `workspace.max-patch-age`: a patch older than this without a deadline is overdue.
+    pub max_patch_age: Option<Duration>,
+    /// `workspace.test-timeout`: the timeout of a test given as a bare command.
+    pub test_timeout: Duration,
+    /// `workspace.timezone`: the zone schedules are read in (UTC when absent).
+    pub timezone: Option<String>,
+    /// Every project, by name.
+    pub projects: BTreeMap<ProjectName, Project>,
+    /// Every feature, by name.
+    pub features: BTreeMap<FeatureName, Feature>,
+}
+
+/// One upstream code base and the series carried on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    /// The `[project.NAME]` key.
+    pub name: ProjectName,
+    /// Position in the manifest, so messages can follow the order the user wrote.
+    pub position: usize,
+    /// The git repository carry works in, relative to the manifest.
+    pub repo: String,
+    /// Where upstream comes from, and which ref carry follows.
+    pub upstream: Upstream,
+    /// The carried series.
+    pub series: Series,
+    /// Projects this one is built or tested against.
+    pub consumes: Vec<ProjectName>,
+    /// How to test a candidate, if at all.
+    pub test: Option<TestSpec>,
+    /// Where the parts of this project were written.
+    pub spans: ProjectSpans,
+}
+
+/// Where a project's parts are in the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectSpans {
+    /// The project's name in its table header.
+    pub name: Span,
+    /// `repo`.
+    pub repo: Span,
+    /// `upstream.url` or `upstream.path`.
+    pub upstream: Span,
+    /// `upstream.ref`.
+    pub upstream_ref: Span,
+    /// `series.branch` or `series.dir`.
+    pub series: Span,
+    /// `series.base`.
+    pub base: Span,
+    /// Each `consumes` entry, in order.
+    pub consumes: Vec<Span>,
+}
+
+/// Where an upstream lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamSource {
+    /// A git URL (https, ssh, git, file or scp-like `user@host:path`).
+    Url(String),
+    /// A local repository path, relative to the manifest, read in place.
+    Path(String),
+}
+
+/// A project's upstream and the ref carry follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// Where it is.
+    pub source: UpstreamSource,
+    /// The branch or tag followed (`master`, `main`, `stable/2024.1`).
+    pub reference: String,
+}
+
+/// Which form a series takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeriesSource {
+    /// A branch of commits in the project's repository.
+    Branch(String),
+    /// A directory of patch files with a `series` file, relative to the manifest.
+    Dir(String),
+}
+
+/// A carried series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    /// Branch or patch directory.
+    pub source: SeriesSource,
+    /// The commit the series sits on; absent means the merge base with upstream.
+    pub base: Option<String>,
+}
+
+/// How a project's candidate is tested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestSpec {
+    /// Run through `sh -c` in a checkout of the candidate.
+    pub command: String,
+    /// The whole process group is killed after this long.
+    pub timeout: Duration,
+}
+
+/// Patches across projects that ship together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feature {
+    /// The `[feature.NAME]` key.
+    pub name: FeatureName,
+    /// What the feature is for.
+    pub description: Option<String>,
+    /// When its patches must be gone (landed upstream or dropped).
+    pub deadline: Option<jiff::civil::Date>,
+    /// A link to the tracking issue.
+    pub tracking: Option<String>,
+    /// Each patch of the feature, with the patches it needs.
+    pub needs: BTreeMap<PatchRef, Vec<PatchRef>>,
+    /// Where each patch key was written.
+    pub key_spans: BTreeMap<PatchRef, Span>,
+    /// Where each needed patch was written, parallel to `needs`.
+    pub need_spans: BTreeMap<PatchRef, Vec<Span>>,
+}
+
+impl Feature {
+    /// Every patch of the feature: the keys and everything they need.
+    pub fn patches(&self) -> std::collections::BTreeSet<&PatchRef> {
+        self.needs
+            .iter()
+            .flat_map(|(patch, needs)| std::iter::once(patch).chain(needs))
+            .collect()
+    }
+}

@@ -1,0 +1,55 @@
+//! One module per subcommand; each maps arguments to library calls and prints.
+
+mod graph;
+mod impact;
+mod order;
+mod validate;
+
+use std::path::PathBuf;
+
+use carry_graph::ProjectId;
+use carry_graph::WorkspaceGraph;
+use carry_graph::diagnostic::did_you_mean;
+use carry_orchestrator::workspace::LoadedWorkspace;
+
+use crate::cli::Cli;
+use crate::cli::Command;
+use crate::cli::GlobalArgs;
+use crate::error::CliError;
+use crate::error::Outcome;
+
+pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
+    match &cli.command {
+        Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Graph(args) => graph::run(&cli.global, args),
+        Command::Order(args) => order::run(&cli.global, args),
+        Command::Impact(args) => impact::run(&cli.global, args),
+    }
+}
+
+fn start_dir(global: &GlobalArgs) -> PathBuf {
+    global.directory.clone().unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn load(global: &GlobalArgs) -> Result<LoadedWorkspace, CliError> {
+    Ok(carry_orchestrator::workspace::load(&start_dir(global))?)
+}
+
+/// The project a user named on the command line, or a usage error with a near name.
+fn project_arg(graph: &WorkspaceGraph, name: &str) -> Result<ProjectId, CliError> {
+    graph.project(name).ok_or_else(|| {
+        let message = match did_you_mean(name, graph.projects().map(carry_graph::ProjectName::as_str)) {
+            Some(near) => format!("no project '{name}'; did you mean '{near}'?"),
+            None => format!("no project '{name}'"),
+        };
+        let names: Vec<&str> = graph.projects().map(carry_graph::ProjectName::as_str).collect();
+        CliError::usage(message).with_hint(format!("the projects are: {}", names.join(", ")))
+    })
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|error| CliError::failure(format!("cannot write JSON: {error}")))?;
+    anstream::println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,141 @@
+//! The one place errors become messages and exit codes (SPEC: 1 could not do the job,
+//! 2 usage error).
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use carry_graph::Diagnostic;
+use carry_graph::GraphError;
+use carry_orchestrator::workspace::LoadError;
+
+use crate::cli::GlobalArgs;
+use crate::render;
+
+/// What a command's success means for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// 0: done, nothing needs attention.
+    Clean,
+    /// 3: done, and something needs a human (reserved for runs).
+    #[allow(dead_code, reason = "runs report attention; the graph commands never do")]
+    Attention,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Clean => ExitCode::SUCCESS,
+            Outcome::Attention => ExitCode::from(3),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// 1: carry could not do its job.
+    Failure,
+    /// 2: the command line asks for something that cannot be.
+    Usage,
+}
+
+/// An error on its way to the user.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    kind: ErrorKind,
+    error: Box<dyn std::error::Error + Send + Sync>,
+    diagnostics: Vec<Diagnostic>,
+    hints: Vec<String>,
+}
+
+impl CliError {
+    pub(crate) fn new(kind: ErrorKind, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self {
+            kind,
+            error: error.into(),
+            diagnostics: Vec::new(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message.into())
+    }
+
+    pub(crate) fn failure(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Failure, message.into())
+    }
+
+    #[must_use]
+    pub(crate) fn with_diagnostics(mut self, diagnostics: Vec<Diagnostic>) -> Self {
+        self.diagnostics = diagnostics;
+        self
+    }
+
+    pub(crate) fn diagnostics(&self) -> Option<&[Diagnostic]> {
+        (!self.diagnostics.is_empty()).then_some(self.diagnostics.as_slice())
+    }
+
+    #[must_use]
+    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    pub(crate) fn report(&self, global: &GlobalArgs) -> ExitCode {
+        let shown: Vec<Diagnostic> = self
+            .diagnostics
+            .iter()
+            .filter(|d| !global.quiet || d.is_error())
+            .cloned()
+            .collect();
+        anstream::eprint!("{}", render::diagnostics(&shown));
+        let mut message = format!("error: {}", self.error);
+        let mut source = self.error.source();
+        while let Some(cause) = source {
+            let _ = write!(message, ": {cause}");
+            source = cause.source();
+        }
+        anstream::eprintln!("{}", styled_error(&message));
+        for hint in &self.hints {
+            anstream::eprintln!("hint: {hint}");
+        }
+        match self.kind {
+            ErrorKind::Failure => ExitCode::from(1),
+            ErrorKind::Usage => ExitCode::from(2),
+        }
+    }
+}
+
+fn styled_error(message: &str) -> String {
+    let style = anstyle_error();
+    match message.strip_prefix("error:") {
+        Some(rest) => format!("{style}error:{style:#}{rest}"),
+        None => message.to_owned(),
+    }
+}
+
+fn anstyle_error() -> annotate_snippets::renderer::Style {
+    annotate_snippets::renderer::Style::new()
+        .bold()
+        .fg_color(Some(annotate_snippets::renderer::AnsiColor::BrightRed.into()))
+}
+
+impl From<LoadError> for CliError {
+    fn from(error: LoadError) -> Self {
+        match error {
+            LoadError::Manifest(manifest) => {
+                let diagnostics = manifest.diagnostics.clone();
+                Self::new(ErrorKind::Failure, manifest).with_diagnostics(diagnostics)
+            }
+            LoadError::NotFound { .. } => Self::new(ErrorKind::Failure, error)
+                .with_hint("run carry inside a workspace, pass -C DIR, or try `carry demo`"),
+            LoadError::Read { .. } => Self::new(ErrorKind::Failure, error),
+        }
+    }
+}
+
+impl From<GraphError> for CliError {
+    fn from(error: GraphError) -> Self {
+        Self::new(ErrorKind::Failure, error)
+    }
+}

@@ -1,0 +1,20 @@
+//! The `carry` command: parse arguments, run the command, turn errors into exit codes.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod error;
+mod logging;
+mod render;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::parse();
+    logging::init(&cli.global);
+    match commands::run(&cli) {
+        Ok(code) => code.into(),
+        Err(error) => error.report(&cli.global),
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests of the carry binary against workspaces and real git repositories built in
+//! code.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod manifest_diagnostics;
+mod queries;
+mod series_validation;

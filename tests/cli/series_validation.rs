@@ -1,0 +1,212 @@
+//! `carry validate` reads every series that exists, in real repositories built in code.
+
+use crate::support::TestRepo;
+use crate::support::TestWorkspace;
+use crate::support::normalize;
+
+/// An upstream with two releases, and a project repository cloned from it.
+///
+/// ```text
+/// upstream:  A (v1.0) --- B (v1.1)            main
+/// project:   A --- P1 --- P2 --- P3            carried
+/// ```
+fn upstream_and_project(workspace: &TestWorkspace) -> (TestRepo, TestRepo) {
+    let upstream = workspace.repo("mirrors/qemu");
+    upstream.commit_file("hw/vfio/pci.c", "int vfio;\n", "initial import");
+    upstream.git(&["tag", "v1.0"]);
+    upstream.commit_file("hw/vfio/pci.c", "int vfio;\nint more;\n", "vfio: more");
+    upstream.git(&["tag", "v1.1"]);
+    workspace_clone(workspace, "mirrors/qemu", "repos/qemu");
+    let project = TestRepo::init(workspace.path().join("repos/qemu"));
+    project.git(&["checkout", "-q", "-b", "carried", "v1.0"]);
+    project.commit_file("hw/vfio/sriov.c", "int sriov;\n", "vfio: accept a VF token for SR-IOV VFs");
+    project.commit_file("docs/sriov.rst", "SR-IOV\n", "docs: describe SR-IOV");
+    project.commit_file(
+        "hw/vfio/numa.c",
+        "int numa;\n",
+        "vfio: numa placement\n\nCarry-Patch: vfio-numa\nSigned-off-by: Ada <ada@example.org>",
+    );
+    (upstream, project)
+}
+
+fn workspace_clone(workspace: &TestWorkspace, from: &str, to: &str) {
+    let status = crate::support::hermetic(&mut std::process::Command::new("git"))
+        .current_dir(workspace.path())
+        .args(["clone", "-q", from, to])
+        .status()
+        .expect("git clone");
+    assert!(status.success());
+}
+
+const QEMU: &str = r#"[workspace]
+name = "test"
+
+[project.qemu]
+repo = "repos/qemu"
+upstream = { path = "mirrors/qemu", ref = "main" }
+series = { branch = "carried", base = "v1.0" }
+"#;
+
+#[test]
+fn a_local_upstream_validates_before_the_first_fetch() {
+    let workspace = TestWorkspace::new(&format!(
+        "{QEMU}\n[feature.sriov.patches]\n\"qemu/vfio-accept-a-VF-token-for-SR-IOV-VFs\" = [\"qemu/vfio-numa\"]\n"
+    ));
+    upstream_and_project(&workspace);
+    let output = workspace.carry(&["validate"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert_eq!(
+        output.stdout,
+        "ok: workspace 'test': 1 projects, 1 features, 3 patches in 1 series read\n"
+    );
+    let graph = workspace.carry(&["graph", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&graph.stdout).expect("JSON");
+    assert_eq!(
+        json["projects"][0]["patches"],
+        serde_json::json!([
+            "qemu/vfio-accept-a-VF-token-for-SR-IOV-VFs",
+            "qemu/docs-describe-SR-IOV",
+            "qemu/vfio-numa"
+        ])
+    );
+}
+
+#[test]
+fn branch_slugs_match_git_format_patch_file_names() {
+    let workspace = TestWorkspace::new(QEMU);
+    let (_, project) = upstream_and_project(&workspace);
+    for subject in [
+        "net: fix  [RFC]  the ... thing!!",
+        "a very long subject line that goes on and on well past what format-patch keeps in a file name",
+        "Revert \"vfio: x\"",
+        "__init__.py: trailing dots...",
+    ] {
+        project.commit_file(&format!("f{}.txt", subject.len()), subject, subject);
+    }
+    let out_dir = workspace.path().join("fp");
+    project.git(&["format-patch", "-q", "-o", &out_dir.display().to_string(), "v1.0..carried"]);
+    let mut git_names: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("format-patch output")
+        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    git_names.sort();
+    let git_names: Vec<String> = git_names
+        .iter()
+        .map(|file| file[5..].trim_end_matches(".patch").to_owned())
+        .collect();
+
+    let graph = workspace.carry(&["graph", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&graph.stdout).expect("JSON");
+    let carry_names: Vec<String> = json["projects"][0]["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .map(|id| id.as_str().expect("string").trim_start_matches("qemu/").to_owned())
+        .collect();
+    // The third patch carries a Carry-Patch trailer, which wins over the slug.
+    let mut expected = git_names.clone();
+    expected[2] = "vfio-numa".to_owned();
+    assert_eq!(carry_names, expected);
+}
+
+#[test]
+fn series_problems_are_reported_where_they_are() {
+    let workspace = TestWorkspace::new(
+        r#"[workspace]
+name = "test"
+
+[project.qemu]
+repo = "repos/qemu"
+upstream = { path = "mirrors/qemu", ref = "main" }
+series = { branch = "carried", base = "v0.9" }
+
+[project.libvirt]
+repo = "repos/libvirt"
+upstream = { path = "mirrors/qemu", ref = "main" }
+series = { dir = "patches/libvirt" }
+consumes = ["qemu"]
+
+[project.nova]
+repo = "repos/qemu"
+upstream = { path = "mirrors/qemu", ref = "main" }
+series = { branch = "no-such-branch" }
+
+[feature.sriov.patches]
+"libvirt/0002-hostdev-vf" = ["qemu/vfio-numa"]
+"libvirt/0001-hostdev-vff" = []
+"#,
+    );
+    upstream_and_project(&workspace);
+    workspace.write(
+        "patches/libvirt/series",
+        "# carried on libvirt\n0001-hostdev-vf.patch\n\n0002-missing.patch\n0003-x.patch -q\n",
+    );
+    workspace.write("patches/libvirt/0001-hostdev-vf.patch", "From x\n");
+    let output = workspace.carry(&["validate"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    insta::assert_snapshot!(normalize(&output.stderr, workspace.path()));
+}
+
+#[test]
+fn a_url_upstream_not_fetched_yet_is_a_note() {
+    let workspace = TestWorkspace::new(
+        r#"[workspace]
+name = "test"
+
+[project.qemu]
+repo = "repos/qemu"
+upstream = { url = "https://gitlab.com/qemu-project/qemu.git", ref = "master" }
+series = { branch = "carried", base = "v1.0" }
+"#,
+    );
+    upstream_and_project(&workspace);
+    let output = workspace.carry(&["validate"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    assert!(output.stderr.contains("note: upstream 'https://gitlab.com/qemu-project/qemu.git' (master) is not fetched yet"), "{}", output.stderr);
+    let quiet = workspace.carry(&["-q", "validate"]);
+    assert_eq!(quiet.stderr, "");
+}
+
+#[test]
+fn a_merge_inside_a_series_is_named() {
+    let workspace = TestWorkspace::new(QEMU);
+    let (_, project) = upstream_and_project(&workspace);
+    project.git(&["checkout", "-q", "-b", "side", "HEAD~1"]);
+    project.commit_file("side.txt", "side\n", "side work");
+    project.git(&["checkout", "-q", "carried"]);
+    project.git(&["merge", "-q", "--no-ff", "-m", "Merge side work", "side"]);
+    let output = workspace.carry(&["validate"]);
+    assert_eq!(output.code, 1);
+    assert!(
+        output.stderr.contains("('Merge side work'); a series must be a line of commits"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn repeated_subjects_are_numbered_and_a_bare_reference_is_ambiguous() {
+    let workspace = TestWorkspace::new(&format!(
+        "{QEMU}\n[feature.f.patches]\n\"qemu/fix-leak\" = []\n\"qemu/fix-leak-2\" = []\n"
+    ));
+    let (_, project) = upstream_and_project(&workspace);
+    project.commit_file("a.c", "a\n", "fix leak");
+    project.commit_file("b.c", "b\n", "fix leak");
+    let output = workspace.carry(&["validate"]);
+    assert_eq!(output.code, 1);
+    assert!(
+        output.stderr.contains("error: patch id 'qemu/fix-leak' is ambiguous: 2 patches of qemu are named 'fix-leak' (fix-leak, fix-leak-2)"),
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("'qemu/fix-leak-2'"), "{}", output.stderr);
+}
+
+#[test]
+fn default_base_is_the_merge_base_with_upstream() {
+    let workspace = TestWorkspace::new(&QEMU.replace(", base = \"v1.0\"", ""));
+    upstream_and_project(&workspace);
+    let output = workspace.carry(&["graph", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&output.stdout).expect("JSON");
+    assert_eq!(json["projects"][0]["patches"].as_array().map(Vec::len), Some(3));
+}

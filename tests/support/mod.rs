@@ -1,0 +1,183 @@
+//! Test support: hermetic git repositories and workspaces built by code, and the carry binary.
+//!
+//! Every git command runs with pinned identities and dates and no user or system config, so
+//! object ids are the same on every machine.
+
+#![allow(dead_code, reason = "each test binary uses a different part of the support module")]
+
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+use std::process::Output;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
+
+/// Environment that makes git deterministic and deaf to the user's configuration.
+pub(crate) fn hermetic(command: &mut Command) -> &mut Command {
+    command
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("HOME", "/nonexistent")
+        .env("TZ", "UTC")
+        .env("LC_ALL", "C")
+        .env("GIT_AUTHOR_NAME", "Ada Carrier")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.org")
+        .env("GIT_COMMITTER_NAME", "Ada Carrier")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.org")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+}
+
+/// A git repository with a working tree, in a directory the test owns.
+pub(crate) struct TestRepo {
+    pub path: PathBuf,
+    clock: AtomicU64,
+}
+
+impl TestRepo {
+    /// `git init` at `path` with `main` as the first branch.
+    pub(crate) fn init(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        std::fs::create_dir_all(&path).expect("create repository directory");
+        let repo = Self {
+            path,
+            clock: AtomicU64::new(1_700_000_000),
+        };
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// Runs git in the repository and returns its trimmed stdout; panics on failure.
+    pub(crate) fn git(&self, args: &[&str]) -> String {
+        let output = self.git_output(args);
+        assert!(
+            output.status.success(),
+            "git {args:?} failed in {}: {}",
+            self.path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// Runs git in the repository and returns what it did.
+    pub(crate) fn git_output(&self, args: &[&str]) -> Output {
+        let date = format!("@{} +0000", self.clock.fetch_add(60, Ordering::SeqCst));
+        hermetic(&mut Command::new("git"))
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .current_dir(&self.path)
+            .args(args)
+            .output()
+            .expect("run git")
+    }
+
+    /// Writes `contents` to `file` and commits it with `message`; returns the commit id.
+    pub(crate) fn commit_file(&self, file: &str, contents: &str, message: &str) -> String {
+        self.write(file, contents);
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.head()
+    }
+
+    /// Writes `contents` to `file` without committing.
+    pub(crate) fn write(&self, file: &str, contents: &str) {
+        let target = self.path.join(file);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).expect("create parent directory");
+        }
+        std::fs::write(target, contents).expect("write file");
+    }
+
+    /// The commit id of HEAD.
+    pub(crate) fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+/// A workspace directory with a `carry.toml`.
+pub(crate) struct TestWorkspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestWorkspace {
+    pub(crate) fn new(manifest: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("carry.toml"), manifest).expect("write manifest");
+        Self { dir }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn repo(&self, relative: &str) -> TestRepo {
+        TestRepo::init(self.path().join(relative))
+    }
+
+    pub(crate) fn write(&self, relative: &str, contents: &str) {
+        let target = self.path().join(relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).expect("create parent directory");
+        }
+        std::fs::write(target, contents).expect("write file");
+    }
+
+    /// Runs carry in the workspace with colour off.
+    pub(crate) fn carry(&self, args: &[&str]) -> CarryOutput {
+        carry_in(self.path(), args)
+    }
+}
+
+/// What a carry run printed and how it exited.
+#[derive(Debug)]
+pub(crate) struct CarryOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the carry binary in `dir` with colour off and a hermetic git environment.
+pub(crate) fn carry_in(dir: &Path, args: &[&str]) -> CarryOutput {
+    let output = hermetic(&mut Command::new(env!("CARGO_BIN_EXE_carry")))
+        .env_remove("CARRY_LOG")
+        .env("NO_COLOR", "1")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run carry");
+    CarryOutput {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Replaces what changes between runs (temp paths, object ids) with stable placeholders.
+pub(crate) fn normalize(text: &str, temp: &Path) -> String {
+    let mut out = text.replace(&temp.display().to_string(), "[TEMP]");
+    if let Ok(canonical) = temp.canonicalize() {
+        out = out.replace(&canonical.display().to_string(), "[TEMP]");
+    }
+    let mut result = String::with_capacity(out.len());
+    let mut run = String::new();
+    for c in out.chars() {
+        if c.is_ascii_hexdigit() && c.is_ascii_lowercase() || c.is_ascii_digit() {
+            run.push(c);
+            continue;
+        }
+        flush_hex(&mut run, &mut result);
+        result.push(c);
+    }
+    flush_hex(&mut run, &mut result);
+    result
+}
+
+fn flush_hex(run: &mut String, out: &mut String) {
+    if run.len() >= 12 && run.chars().any(|c| c.is_ascii_alphabetic()) {
+        out.push_str("[OID]");
+    } else {
+        out.push_str(run);
+    }
+    run.clear();
+}
