@@ -17,7 +17,10 @@ pub(crate) enum Outcome {
     /// 0: done, nothing needs attention.
     Clean,
     /// 3: done, and something needs a human (reserved for runs).
-    #[allow(dead_code, reason = "runs report attention; the graph commands never do")]
+    #[allow(
+        dead_code,
+        reason = "runs report attention; the graph commands never do"
+    )]
     Attention,
 }
 
@@ -48,7 +51,10 @@ pub(crate) struct CliError {
 }
 
 impl CliError {
-    pub(crate) fn new(kind: ErrorKind, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub(crate) fn new(
+        kind: ErrorKind,
+        error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
         Self {
             kind,
             error: error.into(),
@@ -117,7 +123,9 @@ fn styled_error(message: &str) -> String {
 fn anstyle_error() -> annotate_snippets::renderer::Style {
     annotate_snippets::renderer::Style::new()
         .bold()
-        .fg_color(Some(annotate_snippets::renderer::AnsiColor::BrightRed.into()))
+        .fg_color(Some(
+            annotate_snippets::renderer::AnsiColor::BrightRed.into(),
+        ))
 }
 
 impl From<LoadError> for CliError {

@@ -19,8 +19,11 @@ pub(crate) fn init(global: &GlobalArgs) {
         (false, _) => "trace",
     };
     let filter = EnvFilter::try_from_env("CARRY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let ansi = !matches!(anstream::ColorChoice::global(), anstream::ColorChoice::Never)
-        && anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
+    let ansi = !matches!(
+        anstream::ColorChoice::global(),
+        anstream::ColorChoice::Never
+    ) && anstream::AutoStream::choice(&std::io::stderr())
+        != anstream::ColorChoice::Never;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

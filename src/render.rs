@@ -47,7 +47,9 @@ fn report(diagnostic: &Diagnostic) -> Vec<Group<'_>> {
         None => groups.push(Group::with_title(title)),
     }
     if let Some(help) = &diagnostic.help {
-        groups.push(Group::with_title(Level::HELP.secondary_title(help.as_str())));
+        groups.push(Group::with_title(
+            Level::HELP.secondary_title(help.as_str()),
+        ));
     }
     groups
 }

@@ -45,7 +45,10 @@ pub(crate) fn find_cycles<K: Ord>(
         };
         let members: std::collections::HashSet<NodeIndex> = component.iter().copied().collect();
         let path = shortest_cycle(&local, start, &members, &key);
-        cycles.push((key(local[start]), path.into_iter().map(|n| local[n]).collect()));
+        cycles.push((
+            key(local[start]),
+            path.into_iter().map(|n| local[n]).collect(),
+        ));
     }
     cycles.sort_by(|a, b| a.0.cmp(&b.0));
     cycles.into_iter().map(|(_, cycle)| cycle).collect()

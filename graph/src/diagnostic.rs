@@ -190,7 +190,10 @@ mod tests {
             did_you_mean("libvrt", ["qemu", "libvirt", "nova"]),
             Some("libvirt")
         );
-        assert_eq!(did_you_mean("consume", ["consumes", "repo"]), Some("consumes"));
+        assert_eq!(
+            did_you_mean("consume", ["consumes", "repo"]),
+            Some("consumes")
+        );
         assert_eq!(did_you_mean("zzz", ["qemu", "libvirt"]), None);
     }
 }

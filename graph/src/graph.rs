@@ -318,7 +318,10 @@ impl WorkspaceGraph {
     }
 
     fn project_names(&self, nodes: &[NodeIndex]) -> Vec<ProjectName> {
-        nodes.iter().map(|&node| self.project_name(node).clone()).collect()
+        nodes
+            .iter()
+            .map(|&node| self.project_name(node).clone())
+            .collect()
     }
 
     fn project_name(&self, node: NodeIndex) -> &ProjectName {
@@ -352,7 +355,12 @@ impl WorkspaceGraph {
         let mut remaining: HashMap<NodeIndex, usize> = self
             .projects
             .values()
-            .map(|&node| (node, self.project_neighbors(node, Direction::Upstream).len()))
+            .map(|&node| {
+                (
+                    node,
+                    self.project_neighbors(node, Direction::Upstream).len(),
+                )
+            })
             .collect();
         let mut ready: VecDeque<NodeIndex> = self
             .projects
@@ -514,7 +522,10 @@ impl WorkspaceGraph {
             self.targets(project.0, Edge::Carries, PetDirection::Outgoing);
         // Node indices follow insertion, which is series order, then feature-only patches.
         carried.sort_unstable();
-        carried.into_iter().map(|node| self.patch_ref(node).clone()).collect()
+        carried
+            .into_iter()
+            .map(|node| self.patch_ref(node).clone())
+            .collect()
     }
 
     /// The patches `patch` needs (`Upstream`) or that need it (`Downstream`), transitively,
@@ -593,8 +604,8 @@ impl WorkspaceGraph {
         let at_risk = self.needs_reach(own_patches, Direction::Downstream);
 
         let mut feature_nodes = BTreeSet::new();
-        let touched = std::iter::once(project.0)
-            .chain(consumers.iter().map(|name| self.projects[name]));
+        let touched =
+            std::iter::once(project.0).chain(consumers.iter().map(|name| self.projects[name]));
         for owner in touched {
             for patch in self.targets(owner, Edge::Carries, PetDirection::Outgoing) {
                 feature_nodes.extend(self.targets(patch, Edge::Member, PetDirection::Incoming));
@@ -609,8 +620,10 @@ impl WorkspaceGraph {
             .collect();
         features.sort();
 
-        let mut patches_at_risk: Vec<PatchRef> =
-            at_risk.iter().map(|&node| self.patch_ref(node).clone()).collect();
+        let mut patches_at_risk: Vec<PatchRef> = at_risk
+            .iter()
+            .map(|&node| self.patch_ref(node).clone())
+            .collect();
         patches_at_risk.sort();
 
         let retest = self.in_stage_order(self.closure([project.0], Direction::Downstream));

@@ -271,11 +271,26 @@ mod tests {
         assert!("libvirt".parse::<ProjectName>().is_ok());
         assert!("open-vswitch_2.0".parse::<ProjectName>().is_ok());
         assert_eq!("".parse::<ProjectName>(), Err(NameError::Empty));
-        assert!(matches!("a b".parse::<ProjectName>(), Err(NameError::Whitespace(_))));
-        assert!(matches!("a/b".parse::<ProjectName>(), Err(NameError::Slash(_))));
-        assert!(matches!("a..b".parse::<ProjectName>(), Err(NameError::DotDot(_))));
-        assert!(matches!("-a".parse::<ProjectName>(), Err(NameError::BadStart(_, '-'))));
-        assert!(matches!("a:b".parse::<ProjectName>(), Err(NameError::BadChar(_, ':'))));
+        assert!(matches!(
+            "a b".parse::<ProjectName>(),
+            Err(NameError::Whitespace(_))
+        ));
+        assert!(matches!(
+            "a/b".parse::<ProjectName>(),
+            Err(NameError::Slash(_))
+        ));
+        assert!(matches!(
+            "a..b".parse::<ProjectName>(),
+            Err(NameError::DotDot(_))
+        ));
+        assert!(matches!(
+            "-a".parse::<ProjectName>(),
+            Err(NameError::BadStart(_, '-'))
+        ));
+        assert!(matches!(
+            "a:b".parse::<ProjectName>(),
+            Err(NameError::BadChar(_, ':'))
+        ));
     }
 
     #[test]

@@ -149,3 +149,57 @@ impl Feature {
             .collect()
     }
 }
+
+impl Workspace {
+    /// An empty workspace called `name`, for building one in code.
+    pub fn empty(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            max_patch_age: None,
+            test_timeout: DEFAULT_TEST_TIMEOUT,
+            timezone: None,
+            projects: BTreeMap::new(),
+            features: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a project with a branch series named `carried` on a local upstream, consuming
+    /// `consumes`; for building workspaces in code (tests, benchmarks, the demo).
+    pub fn add_project(&mut self, name: ProjectName, consumes: Vec<ProjectName>) -> &mut Project {
+        let position = self.projects.len();
+        self.projects
+            .entry(name.clone())
+            .or_insert_with(|| Project {
+                repo: format!("repos/{name}"),
+                upstream: Upstream {
+                    source: UpstreamSource::Path(format!("upstream/{name}")),
+                    reference: "main".to_owned(),
+                },
+                series: Series {
+                    source: SeriesSource::Branch("carried".to_owned()),
+                    base: None,
+                },
+                name,
+                position,
+                consumes,
+                test: None,
+                spans: ProjectSpans::default(),
+            })
+    }
+
+    /// Adds a feature whose patches need each other as `needs` says.
+    pub fn add_feature(&mut self, name: FeatureName, needs: BTreeMap<PatchRef, Vec<PatchRef>>) {
+        self.features.insert(
+            name.clone(),
+            Feature {
+                name,
+                description: None,
+                deadline: None,
+                tracking: None,
+                needs,
+                key_spans: BTreeMap::new(),
+                need_spans: BTreeMap::new(),
+            },
+        );
+    }
+}

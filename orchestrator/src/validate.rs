@@ -58,7 +58,9 @@ pub fn validate(workspace: &LoadedWorkspace) -> Validation {
         validation.diagnostics.extend(inspection.diagnostics);
         if let Some(listing) = inspection.listing {
             if clean {
-                validation.series.insert(project.name.clone(), listing.clone());
+                validation
+                    .series
+                    .insert(project.name.clone(), listing.clone());
             }
             validation.listed.insert(project.name.clone(), listing);
         }
@@ -107,9 +109,16 @@ pub fn validate(workspace: &LoadedWorkspace) -> Validation {
                     ),
                     None => format!("no patch '{name}' in {}'s series", patch.project),
                 };
-                let mut diagnostic = Diagnostic::error(message).at(location).with_label("unknown patch");
+                let mut diagnostic = Diagnostic::error(message)
+                    .at(location)
+                    .with_label("unknown patch");
                 if near.is_none() {
-                    let names: Vec<&str> = listing.patches.iter().map(|p| p.name.as_str()).take(8).collect();
+                    let names: Vec<&str> = listing
+                        .patches
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .take(8)
+                        .collect();
                     diagnostic = diagnostic.with_help(format!("its patches: {}", names.join(", ")));
                 }
                 validation.diagnostics.push(diagnostic);

@@ -154,7 +154,11 @@ fn join<T: ToString>(items: &[T]) -> String {
     if items.is_empty() {
         return "-".to_owned();
     }
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn text(report: &GraphReport) -> String {
@@ -184,8 +188,16 @@ fn text(report: &GraphReport) -> String {
             .base
             .as_deref()
             .map_or_else(|| "merge base".to_owned(), ToOwned::to_owned);
-        let _ = writeln!(out, "\n[{}] {} (stage {})", project.stage, project.name, project.stage);
-        let _ = writeln!(out, "  upstream  {upstream} @ {}", project.upstream.reference);
+        let _ = writeln!(
+            out,
+            "\n[{}] {} (stage {})",
+            project.stage, project.name, project.stage
+        );
+        let _ = writeln!(
+            out,
+            "  upstream  {upstream} @ {}",
+            project.upstream.reference
+        );
         let _ = writeln!(out, "  series    {series} on {base}");
         let _ = writeln!(out, "  consumes  {}", join(&project.consumes));
         let _ = writeln!(out, "  consumers {}", join(&project.consumers));
@@ -229,9 +241,15 @@ fn node_id(kind: &str, name: &str) -> String {
 }
 
 fn dot(report: &GraphReport) -> String {
-    let mut out = String::from("digraph carry {\n  rankdir=BT;\n  node [shape=box, style=rounded];\n");
+    let mut out =
+        String::from("digraph carry {\n  rankdir=BT;\n  node [shape=box, style=rounded];\n");
     for project in &report.projects {
-        let _ = writeln!(out, "  {} [label=\"{}\"];", node_id("p", project.name.as_str()), project.name);
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{}\"];",
+            node_id("p", project.name.as_str()),
+            project.name
+        );
     }
     for project in &report.projects {
         for consumed in &project.consumes {
@@ -282,7 +300,12 @@ fn dot(report: &GraphReport) -> String {
 fn mermaid(report: &GraphReport) -> String {
     let mut out = String::from("flowchart BT\n");
     for project in &report.projects {
-        let _ = writeln!(out, "  {}[\"{}\"]", node_id("p", project.name.as_str()), project.name);
+        let _ = writeln!(
+            out,
+            "  {}[\"{}\"]",
+            node_id("p", project.name.as_str()),
+            project.name
+        );
     }
     for project in &report.projects {
         for consumed in &project.consumes {
@@ -295,7 +318,12 @@ fn mermaid(report: &GraphReport) -> String {
         }
     }
     for feature in &report.features {
-        let _ = writeln!(out, "  subgraph {}[\"feature {}\"]", node_id("f", feature.name.as_str()), feature.name);
+        let _ = writeln!(
+            out,
+            "  subgraph {}[\"feature {}\"]",
+            node_id("f", feature.name.as_str()),
+            feature.name
+        );
         for patch in &feature.patches {
             let _ = writeln!(
                 out,
@@ -314,7 +342,11 @@ fn mermaid(report: &GraphReport) -> String {
                     node_id("patch", &format!("{}_{needed}", feature.name))
                 );
             }
-            let _ = writeln!(out, "  {from} --- {}", node_id("p", patch.id.project.as_str()));
+            let _ = writeln!(
+                out,
+                "  {from} --- {}",
+                node_id("p", patch.id.project.as_str())
+            );
         }
     }
     out

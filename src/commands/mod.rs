@@ -28,7 +28,10 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
 }
 
 fn start_dir(global: &GlobalArgs) -> PathBuf {
-    global.directory.clone().unwrap_or_else(|| PathBuf::from("."))
+    global
+        .directory
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 fn load(global: &GlobalArgs) -> Result<LoadedWorkspace, CliError> {
@@ -38,11 +41,15 @@ fn load(global: &GlobalArgs) -> Result<LoadedWorkspace, CliError> {
 /// The project a user named on the command line, or a usage error with a near name.
 fn project_arg(graph: &WorkspaceGraph, name: &str) -> Result<ProjectId, CliError> {
     graph.project(name).ok_or_else(|| {
-        let message = match did_you_mean(name, graph.projects().map(carry_graph::ProjectName::as_str)) {
-            Some(near) => format!("no project '{name}'; did you mean '{near}'?"),
-            None => format!("no project '{name}'"),
-        };
-        let names: Vec<&str> = graph.projects().map(carry_graph::ProjectName::as_str).collect();
+        let message =
+            match did_you_mean(name, graph.projects().map(carry_graph::ProjectName::as_str)) {
+                Some(near) => format!("no project '{name}'; did you mean '{near}'?"),
+                None => format!("no project '{name}'"),
+            };
+        let names: Vec<&str> = graph
+            .projects()
+            .map(carry_graph::ProjectName::as_str)
+            .collect();
         CliError::usage(message).with_hint(format!("the projects are: {}", names.join(", ")))
     })
 }

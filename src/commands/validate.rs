@@ -41,10 +41,16 @@ pub(crate) fn run(global: &GlobalArgs, args: &ValidateArgs) -> Result<Outcome, C
         })?;
     }
     if validation.has_errors() {
-        let errors = validation.diagnostics.iter().filter(|d| d.is_error()).count();
+        let errors = validation
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count();
         let noun = if errors == 1 { "problem" } else { "problems" };
-        return Err(CliError::failure(format!("the workspace has {errors} {noun}"))
-            .with_diagnostics(validation.diagnostics));
+        return Err(
+            CliError::failure(format!("the workspace has {errors} {noun}"))
+                .with_diagnostics(validation.diagnostics),
+        );
     }
     if !global.quiet {
         anstream::eprint!("{}", render::diagnostics(&validation.diagnostics));

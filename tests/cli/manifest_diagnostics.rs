@@ -8,9 +8,17 @@ use crate::support::normalize;
 fn check(name: &str, manifest: &str) {
     let workspace = TestWorkspace::new(manifest);
     let output = workspace.carry(&["validate"]);
-    assert_eq!(output.code, 1, "{name}: a bad manifest exits 1\n{}", output.stderr);
+    assert_eq!(
+        output.code, 1,
+        "{name}: a bad manifest exits 1\n{}",
+        output.stderr
+    );
     assert!(output.stdout.is_empty(), "{name}: nothing on stdout");
-    assert!(!output.stderr.contains("panicked"), "{name}: {}", output.stderr);
+    assert!(
+        !output.stderr.contains("panicked"),
+        "{name}: {}",
+        output.stderr
+    );
     insta::assert_snapshot!(name, normalize(&output.stderr, workspace.path()));
 }
 

@@ -22,7 +22,10 @@ fn order_prints_stages_consumed_first() {
 
 #[test]
 fn order_json_with_moved_keeps_moved_and_transitive_consumers() {
-    let output = carry_in(&example(), &["order", "--moved", "dpdk", "--moved", "qemu", "--json"]);
+    let output = carry_in(
+        &example(),
+        &["order", "--moved", "dpdk", "--moved", "qemu", "--json"],
+    );
     assert_eq!(output.code, 0, "{}", output.stderr);
     let json: serde_json::Value = serde_json::from_str(&output.stdout).expect("JSON");
     assert_eq!(
@@ -35,7 +38,13 @@ fn order_json_with_moved_keeps_moved_and_transitive_consumers() {
 fn order_with_an_unknown_moved_project_is_a_usage_error() {
     let output = carry_in(&example(), &["order", "--moved", "libvrt"]);
     assert_eq!(output.code, 2);
-    assert!(output.stderr.contains("no project 'libvrt'; did you mean 'libvirt'?"), "{}", output.stderr);
+    assert!(
+        output
+            .stderr
+            .contains("no project 'libvrt'; did you mean 'libvirt'?"),
+        "{}",
+        output.stderr
+    );
 }
 
 #[test]
@@ -86,7 +95,8 @@ fn graph_formats_all_render() {
     assert!(mermaid.starts_with("flowchart BT\n"));
     assert!(mermaid.contains("p_nova -->|consumes| p_libvirt"));
     let json: serde_json::Value =
-        serde_json::from_str(&carry_in(&example(), &["graph", "--format", "json"]).stdout).expect("JSON");
+        serde_json::from_str(&carry_in(&example(), &["graph", "--format", "json"]).stdout)
+            .expect("JSON");
     assert_eq!(json["schema"], "carry.graph/v1");
     assert_eq!(json["projects"].as_array().map(Vec::len), Some(8));
     assert_eq!(json["stages"][0], serde_json::json!(["kernel"]));
@@ -95,7 +105,11 @@ fn graph_formats_all_render() {
 #[test]
 fn commands_find_the_manifest_from_a_subdirectory_and_with_dash_c() {
     let sub = example().join("patches");
-    let from_sub = if sub.is_dir() { carry_in(&sub, &["order"]) } else { carry_in(&example(), &["order"]) };
+    let from_sub = if sub.is_dir() {
+        carry_in(&sub, &["order"])
+    } else {
+        carry_in(&example(), &["order"])
+    };
     assert_eq!(from_sub.code, 0, "{}", from_sub.stderr);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let with_c = carry_in(&root, &["-C", "examples/nfv", "order"]);
@@ -107,7 +121,11 @@ fn no_workspace_is_an_error_with_a_hint() {
     let empty = tempfile::tempdir().expect("temp dir");
     let output = carry_in(empty.path(), &["order"]);
     assert_eq!(output.code, 1);
-    assert!(output.stderr.contains("no carry.toml in"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("no carry.toml in"),
+        "{}",
+        output.stderr
+    );
     assert!(output.stderr.contains("hint:"), "{}", output.stderr);
 }
 
@@ -122,13 +140,20 @@ fn usage_errors_exit_2() {
 #[test]
 fn color_always_colours_diagnostics_and_never_does_not() {
     let workspace = crate::support::TestWorkspace::new("[workspace]\nnam = \"x\"\n");
-    let coloured = crate::support::hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
-        .current_dir(workspace.path())
-        .args(["--color", "always", "validate"])
-        .output()
-        .expect("run carry");
+    let coloured =
+        crate::support::hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
+            .current_dir(workspace.path())
+            .args(["--color", "always", "validate"])
+            .output()
+            .expect("run carry");
     assert!(String::from_utf8_lossy(&coloured.stderr).contains("\u{1b}["));
     let plain = workspace.carry(&["--color", "never", "validate"]);
     assert!(!plain.stderr.contains('\u{1b}'));
-    assert!(plain.stderr.contains("unknown key 'nam' in [workspace], did you mean 'name'?"), "{}", plain.stderr);
+    assert!(
+        plain
+            .stderr
+            .contains("unknown key 'nam' in [workspace], did you mean 'name'?"),
+        "{}",
+        plain.stderr
+    );
 }

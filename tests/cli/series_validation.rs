@@ -19,7 +19,11 @@ fn upstream_and_project(workspace: &TestWorkspace) -> (TestRepo, TestRepo) {
     workspace_clone(workspace, "mirrors/qemu", "repos/qemu");
     let project = TestRepo::init(workspace.path().join("repos/qemu"));
     project.git(&["checkout", "-q", "-b", "carried", "v1.0"]);
-    project.commit_file("hw/vfio/sriov.c", "int sriov;\n", "vfio: accept a VF token for SR-IOV VFs");
+    project.commit_file(
+        "hw/vfio/sriov.c",
+        "int sriov;\n",
+        "vfio: accept a VF token for SR-IOV VFs",
+    );
     project.commit_file("docs/sriov.rst", "SR-IOV\n", "docs: describe SR-IOV");
     project.commit_file(
         "hw/vfio/numa.c",
@@ -84,10 +88,22 @@ fn branch_slugs_match_git_format_patch_file_names() {
         project.commit_file(&format!("f{}.txt", subject.len()), subject, subject);
     }
     let out_dir = workspace.path().join("fp");
-    project.git(&["format-patch", "-q", "-o", &out_dir.display().to_string(), "v1.0..carried"]);
+    project.git(&[
+        "format-patch",
+        "-q",
+        "-o",
+        &out_dir.display().to_string(),
+        "v1.0..carried",
+    ]);
     let mut git_names: Vec<String> = std::fs::read_dir(&out_dir)
         .expect("format-patch output")
-        .map(|entry| entry.expect("entry").file_name().to_string_lossy().into_owned())
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     git_names.sort();
     let git_names: Vec<String> = git_names
@@ -101,7 +117,12 @@ fn branch_slugs_match_git_format_patch_file_names() {
         .as_array()
         .expect("patches")
         .iter()
-        .map(|id| id.as_str().expect("string").trim_start_matches("qemu/").to_owned())
+        .map(|id| {
+            id.as_str()
+                .expect("string")
+                .trim_start_matches("qemu/")
+                .to_owned()
+        })
         .collect();
     // The third patch carries a Carry-Patch trailer, which wins over the slug.
     let mut expected = git_names.clone();
@@ -162,7 +183,13 @@ series = { branch = "carried", base = "v1.0" }
     upstream_and_project(&workspace);
     let output = workspace.carry(&["validate"]);
     assert_eq!(output.code, 0, "{}", output.stderr);
-    assert!(output.stderr.contains("note: upstream 'https://gitlab.com/qemu-project/qemu.git' (master) is not fetched yet"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains(
+            "note: upstream 'https://gitlab.com/qemu-project/qemu.git' (master) is not fetched yet"
+        ),
+        "{}",
+        output.stderr
+    );
     let quiet = workspace.carry(&["-q", "validate"]);
     assert_eq!(quiet.stderr, "");
 }
@@ -178,7 +205,9 @@ fn a_merge_inside_a_series_is_named() {
     let output = workspace.carry(&["validate"]);
     assert_eq!(output.code, 1);
     assert!(
-        output.stderr.contains("('Merge side work'); a series must be a line of commits"),
+        output
+            .stderr
+            .contains("('Merge side work'); a series must be a line of commits"),
         "{}",
         output.stderr
     );
@@ -199,7 +228,11 @@ fn repeated_subjects_are_numbered_and_a_bare_reference_is_ambiguous() {
         "{}",
         output.stderr
     );
-    assert!(!output.stderr.contains("'qemu/fix-leak-2'"), "{}", output.stderr);
+    assert!(
+        !output.stderr.contains("'qemu/fix-leak-2'"),
+        "{}",
+        output.stderr
+    );
 }
 
 #[test]
@@ -208,5 +241,8 @@ fn default_base_is_the_merge_base_with_upstream() {
     upstream_and_project(&workspace);
     let output = workspace.carry(&["graph", "--format", "json"]);
     let json: serde_json::Value = serde_json::from_str(&output.stdout).expect("JSON");
-    assert_eq!(json["projects"][0]["patches"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        json["projects"][0]["patches"].as_array().map(Vec::len),
+        Some(3)
+    );
 }

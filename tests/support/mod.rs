@@ -3,7 +3,10 @@
 //! Every git command runs with pinned identities and dates and no user or system config, so
 //! object ids are the same on every machine.
 
-#![allow(dead_code, reason = "each test binary uses a different part of the support module")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the support module"
+)]
 
 use std::path::Path;
 use std::path::PathBuf;

@@ -140,8 +140,11 @@ impl Validator<'_> {
                         String::new()
                     }
                     None => {
-                        self.error(workspace.anchor.clone(), "missing key 'name' in [workspace]")
-                            .help = Some("add: name = \"my-platform\"".to_owned());
+                        self.error(
+                            workspace.anchor.clone(),
+                            "missing key 'name' in [workspace]",
+                        )
+                        .help = Some("add: name = \"my-platform\"".to_owned());
                         ok = false;
                         String::new()
                     }
@@ -156,13 +159,13 @@ impl Validator<'_> {
                     .and_then(|timeout| self.duration(timeout, "test-timeout"))
                     .unwrap_or(DEFAULT_TEST_TIMEOUT);
                 let timezone = workspace.timezone.as_ref().and_then(|zone| {
-                    if zone.value.trim().is_empty() || zone.value.chars().any(char::is_whitespace)
-                    {
+                    if zone.value.trim().is_empty() || zone.value.chars().any(char::is_whitespace) {
                         self.error(
                             zone.span.clone(),
                             format!("'{}' is not a time zone name", zone.value),
                         )
-                        .help = Some("use an IANA name such as \"UTC\" or \"Europe/Paris\"".to_owned());
+                        .help =
+                            Some("use an IANA name such as \"UTC\" or \"Europe/Paris\"".to_owned());
                         None
                     } else {
                         Some(zone.value.clone())
@@ -172,7 +175,8 @@ impl Validator<'_> {
             }
         };
 
-        let known_projects: Vec<String> = raw.projects.iter().map(|p| p.name.value.clone()).collect();
+        let known_projects: Vec<String> =
+            raw.projects.iter().map(|p| p.name.value.clone()).collect();
         let mut projects = BTreeMap::new();
         for (position, raw_project) in raw.projects.iter().enumerate() {
             match self.project(raw_project, position, &known_projects, test_timeout) {
@@ -272,7 +276,10 @@ impl Validator<'_> {
         match humantime::parse_duration(raw.value.trim()) {
             Ok(duration) if !duration.is_zero() => Some(duration),
             Ok(_) => {
-                self.error(raw.span.clone(), format!("'{key}' must be longer than zero"));
+                self.error(
+                    raw.span.clone(),
+                    format!("'{key}' must be longer than zero"),
+                );
                 None
             }
             Err(error) => {
@@ -280,7 +287,9 @@ impl Validator<'_> {
                     raw.span.clone(),
                     format!("'{key}' = \"{}\" is not a duration: {error}", raw.value),
                 )
-                .help = Some("write a number and a unit, such as \"30m\", \"2h\" or \"180d\"".to_owned());
+                .help = Some(
+                    "write a number and a unit, such as \"30m\", \"2h\" or \"180d\"".to_owned(),
+                );
                 None
             }
         }
@@ -312,8 +321,11 @@ impl Validator<'_> {
             }
             None if seen(&raw.seen, "repo") => None,
             None => {
-                self.error(raw.name.span.clone(), format!("missing key 'repo' in {label}"))
-                    .help = Some(format!(
+                self.error(
+                    raw.name.span.clone(),
+                    format!("missing key 'repo' in {label}"),
+                )
+                .help = Some(format!(
                     "add: repo = \"repos/{}\" (created bare if missing)",
                     raw.name.value
                 ));
@@ -325,8 +337,11 @@ impl Validator<'_> {
         let upstream = match &raw.upstream {
             None if seen(&raw.seen, "upstream") => None,
             None => {
-                self.error(raw.name.span.clone(), format!("missing key 'upstream' in {label}"))
-                    .help = Some("add: upstream = { url = \"https://…\", ref = \"main\" }".to_owned());
+                self.error(
+                    raw.name.span.clone(),
+                    format!("missing key 'upstream' in {label}"),
+                )
+                .help = Some("add: upstream = { url = \"https://…\", ref = \"main\" }".to_owned());
                 None
             }
             Some(upstream) => {
@@ -350,7 +365,9 @@ impl Validator<'_> {
                         );
                         None
                     }
-                    (None, None) if seen(&upstream.seen, "url") || seen(&upstream.seen, "path") => None,
+                    (None, None) if seen(&upstream.seen, "url") || seen(&upstream.seen, "path") => {
+                        None
+                    }
                     (None, None) => {
                         self.error(
                             upstream.anchor.clone(),
@@ -370,7 +387,9 @@ impl Validator<'_> {
                             upstream.anchor.clone(),
                             format!("missing key 'ref' in {label} upstream"),
                         )
-                        .help = Some("name the branch carry follows, such as ref = \"main\"".to_owned());
+                        .help = Some(
+                            "name the branch carry follows, such as ref = \"main\"".to_owned(),
+                        );
                         None
                     }
                 };
@@ -385,8 +404,11 @@ impl Validator<'_> {
         let series = match &raw.series {
             None if seen(&raw.seen, "series") => None,
             None => {
-                self.error(raw.name.span.clone(), format!("missing key 'series' in {label}"))
-                    .help = Some(
+                self.error(
+                    raw.name.span.clone(),
+                    format!("missing key 'series' in {label}"),
+                )
+                .help = Some(
                     "add: series = { branch = \"carried\" } or series = { dir = \"patches/NAME\" }"
                         .to_owned(),
                 );
@@ -396,7 +418,8 @@ impl Validator<'_> {
                 let source = match (&series.branch, &series.dir) {
                     (Some(branch), None) => {
                         spans.series = branch.span.clone();
-                        self.reference(branch, "series.branch").map(SeriesSource::Branch)
+                        self.reference(branch, "series.branch")
+                            .map(SeriesSource::Branch)
                     }
                     (None, Some(dir)) if !dir.value.trim().is_empty() => {
                         spans.series = dir.span.clone();
@@ -414,7 +437,9 @@ impl Validator<'_> {
                         .label = Some("second form here".to_owned());
                         None
                     }
-                    (None, None) if seen(&series.seen, "branch") || seen(&series.seen, "dir") => None,
+                    (None, None) if seen(&series.seen, "branch") || seen(&series.seen, "dir") => {
+                        None
+                    }
                     (None, None) => {
                         self.error(
                             series.anchor.clone(),
@@ -447,18 +472,27 @@ impl Validator<'_> {
         let mut listed = BTreeSet::new();
         for consumed in &raw.consumes {
             if !known.contains(&consumed.value) {
-                let message = match did_you_mean(&consumed.value, known.iter().map(String::as_str)) {
-                    Some(near) => format!("no project '{}'; did you mean '{near}'?", consumed.value),
+                let message = match did_you_mean(&consumed.value, known.iter().map(String::as_str))
+                {
+                    Some(near) => {
+                        format!("no project '{}'; did you mean '{near}'?", consumed.value)
+                    }
                     None => format!("no project '{}'", consumed.value),
                 };
                 self.error(consumed.span.clone(), message).label =
                     Some("unknown project in 'consumes'".to_owned());
                 ok = false;
             } else if consumed.value == raw.name.value {
-                self.error(consumed.span.clone(), format!("project '{}' consumes itself", raw.name.value));
+                self.error(
+                    consumed.span.clone(),
+                    format!("project '{}' consumes itself", raw.name.value),
+                );
                 ok = false;
             } else if !listed.insert(consumed.value.clone()) {
-                self.warning(consumed.span.clone(), format!("'{}' is listed twice in 'consumes'", consumed.value));
+                self.warning(
+                    consumed.span.clone(),
+                    format!("'{}' is listed twice in 'consumes'", consumed.value),
+                );
             } else if let Ok(consumed_name) = consumed.value.parse::<ProjectName>() {
                 consumes.push(consumed_name);
                 spans.consumes.push(consumed.span.clone());
@@ -469,14 +503,19 @@ impl Validator<'_> {
             None => None,
             Some(test) => {
                 let command = match &test.command {
-                    Some(command) if !command.value.trim().is_empty() => Some(command.value.clone()),
+                    Some(command) if !command.value.trim().is_empty() => {
+                        Some(command.value.clone())
+                    }
                     Some(command) => {
                         self.error(command.span.clone(), "test command is empty");
                         None
                     }
                     None if seen(&test.seen, "command") => None,
                     None => {
-                        self.error(test.anchor.clone(), format!("missing key 'command' in {label} test"));
+                        self.error(
+                            test.anchor.clone(),
+                            format!("missing key 'command' in {label} test"),
+                        );
                         None
                     }
                 };
@@ -511,20 +550,18 @@ impl Validator<'_> {
 
     fn url(&mut self, url: &Spanned<String>) -> Option<String> {
         let value = url.value.trim();
-        let has_scheme = value
-            .split_once("://")
-            .is_some_and(|(scheme, rest)| {
-                !rest.is_empty()
-                    && matches!(
-                        scheme,
-                        "https" | "http" | "ssh" | "git" | "file" | "git+ssh" | "ssh+git"
-                    )
-            });
+        let has_scheme = value.split_once("://").is_some_and(|(scheme, rest)| {
+            !rest.is_empty()
+                && matches!(
+                    scheme,
+                    "https" | "http" | "ssh" | "git" | "file" | "git+ssh" | "ssh+git"
+                )
+        });
         // scp-like `[user@]host:path`, as git accepts: a colon before any slash.
         let scp_like = !value.contains("://")
-            && value
-                .split_once(':')
-                .is_some_and(|(host, path)| !host.is_empty() && !host.contains('/') && !path.is_empty());
+            && value.split_once(':').is_some_and(|(host, path)| {
+                !host.is_empty() && !host.contains('/') && !path.is_empty()
+            });
         if (has_scheme || scp_like) && !value.chars().any(char::is_whitespace) {
             Some(value.to_owned())
         } else {
@@ -543,7 +580,10 @@ impl Validator<'_> {
             Err(why) => {
                 self.error(
                     raw.span.clone(),
-                    format!("'{key}' = \"{}\" is not a valid git ref name: {why}", raw.value),
+                    format!(
+                        "'{key}' = \"{}\" is not a valid git ref name: {why}",
+                        raw.value
+                    ),
                 );
                 None
             }
@@ -587,12 +627,18 @@ impl Validator<'_> {
                     continue;
                 };
                 if patch.as_ref() == Some(&needed_ref) {
-                    self.error(needed.span.clone(), format!("patch '{needed_ref}' needs itself"));
+                    self.error(
+                        needed.span.clone(),
+                        format!("patch '{needed_ref}' needs itself"),
+                    );
                     ok = false;
                     continue;
                 }
                 if list.contains(&needed_ref) {
-                    self.warning(needed.span.clone(), format!("'{needed_ref}' is listed twice"));
+                    self.warning(
+                        needed.span.clone(),
+                        format!("'{needed_ref}' is listed twice"),
+                    );
                     continue;
                 }
                 list.push(needed_ref);
@@ -626,18 +672,21 @@ impl Validator<'_> {
             Ok(patch) => patch,
             Err(error) => {
                 self.error(raw.span.clone(), format!("bad patch id: {error}"))
-                    .help = Some("refer to a patch as PROJECT/NAME, such as \"libvirt/hostdev-vf\"".to_owned());
+                    .help = Some(
+                    "refer to a patch as PROJECT/NAME, such as \"libvirt/hostdev-vf\"".to_owned(),
+                );
                 return None;
             }
         };
         if !known.iter().any(|k| k == patch.project.as_str()) {
-            let message = match did_you_mean(patch.project.as_str(), known.iter().map(String::as_str)) {
-                Some(near) => format!(
-                    "no project '{}' for patch '{patch}'; did you mean '{near}'?",
-                    patch.project
-                ),
-                None => format!("no project '{}' for patch '{patch}'", patch.project),
-            };
+            let message =
+                match did_you_mean(patch.project.as_str(), known.iter().map(String::as_str)) {
+                    Some(near) => format!(
+                        "no project '{}' for patch '{patch}'; did you mean '{near}'?",
+                        patch.project
+                    ),
+                    None => format!("no project '{}' for patch '{patch}'", patch.project),
+                };
             self.error(raw.span.clone(), message).label = Some("unknown project".to_owned());
             return None;
         }
@@ -670,7 +719,10 @@ pub fn check_ref_name(name: &str) -> Result<(), &'static str> {
     if name.contains("@{") || name == "@" {
         return Err("it contains '@{'");
     }
-    if let Some(bad) = name.chars().find(|c| matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
+    {
         return Err(match bad {
             '~' | '^' => "it contains '~' or '^' (name a ref or commit, not a revision expression)",
             _ => "it contains one of ': ? * [ \\'",

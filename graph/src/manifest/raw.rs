@@ -267,7 +267,11 @@ impl<'a> Walker<'a> {
     }
 
     /// `[project.NAME]` and `[feature.NAME]`: a table of tables.
-    fn named_tables<'d>(&mut self, entry: &Entry<'d>, kind: &str) -> Vec<(Spanned<String>, Vec<Entry<'d>>, Span)> {
+    fn named_tables<'d>(
+        &mut self,
+        entry: &Entry<'d>,
+        kind: &str,
+    ) -> Vec<(Spanned<String>, Vec<Entry<'d>>, Span)> {
         let Some(entries) = self.expect_table(entry, kind) else {
             return Vec::new();
         };
@@ -304,7 +308,10 @@ impl<'a> Walker<'a> {
         Some(raw)
     }
 
-    fn project(&mut self, (name, fields, _anchor): (Spanned<String>, Vec<Entry<'_>>, Span)) -> RawProject {
+    fn project(
+        &mut self,
+        (name, fields, _anchor): (Spanned<String>, Vec<Entry<'_>>, Span),
+    ) -> RawProject {
         let context = format!("project.{}", quote_key(&name.value));
         let mut raw = RawProject {
             seen: fields.iter().map(|f| f.key.to_owned()).collect(),
@@ -408,7 +415,10 @@ impl<'a> Walker<'a> {
         Some(raw)
     }
 
-    fn feature(&mut self, (name, fields, _anchor): (Spanned<String>, Vec<Entry<'_>>, Span)) -> RawFeature {
+    fn feature(
+        &mut self,
+        (name, fields, _anchor): (Spanned<String>, Vec<Entry<'_>>, Span),
+    ) -> RawFeature {
         let context = format!("feature.{}", quote_key(&name.value));
         let mut raw = RawFeature {
             name,
