@@ -11,12 +11,12 @@ use proptest::prelude::*;
 
 /// A generated workspace and the series of each project.
 #[derive(Debug, Clone)]
-pub struct Generated {
-    pub workspace: Workspace,
-    pub series: BTreeMap<ProjectName, Vec<PatchName>>,
+pub(crate) struct Generated {
+    pub(crate) workspace: Workspace,
+    pub(crate) series: BTreeMap<ProjectName, Vec<PatchName>>,
 }
 
-pub fn project_name(i: usize) -> ProjectName {
+pub(crate) fn project_name(i: usize) -> ProjectName {
     format!("p{i:03}").parse().expect("valid name")
 }
 
@@ -29,7 +29,7 @@ fn patch(project: usize, index: usize) -> PatchRef {
 
 /// Up to `max_projects` projects; each consumes some earlier ones (so `consumes` is acyclic);
 /// features whose needs always point at lower-numbered projects (so needs are acyclic too).
-pub fn workspace(max_projects: usize) -> impl Strategy<Value = Generated> {
+pub(crate) fn workspace(max_projects: usize) -> impl Strategy<Value = Generated> {
     (1..=max_projects)
         .prop_flat_map(|n| {
             let edges = proptest::collection::vec(
