@@ -51,6 +51,36 @@ pub(crate) enum Command {
     Order(OrderArgs),
     /// Show what breaks if a project's upstream moves
     Impact(ImpactArgs),
+    /// Bring upstream refs and tags into the project repositories
+    Fetch(FetchArgs),
+    /// Rebase every series whose upstream moved, in order, and report
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchArgs {
+    /// Only these projects (all when none)
+    #[arg(value_name = "PROJECT")]
+    pub(crate) projects: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Only these projects and what depends on them (all when none)
+    #[arg(value_name = "PROJECT")]
+    pub(crate) projects: Vec<String>,
+    /// Redo every selected project, moved or not
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Rebase only; do not run tests
+    #[arg(long)]
+    pub(crate) no_test: bool,
+    /// Use upstream refs as last fetched; do not fetch
+    #[arg(long)]
+    pub(crate) offline: bool,
+    /// Print the report as JSON (schema carry.run/v1)
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,9 @@ mod cli;
 mod commands;
 mod error;
 mod logging;
+mod progress;
 mod render;
+mod report_text;
 
 use std::process::ExitCode;
 

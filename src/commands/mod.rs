@@ -1,8 +1,10 @@
 //! One module per subcommand; each maps arguments to library calls and prints.
 
+mod fetch;
 mod graph;
 mod impact;
 mod order;
+mod run;
 mod validate;
 
 use std::path::PathBuf;
@@ -24,6 +26,8 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Graph(args) => graph::run(&cli.global, args),
         Command::Order(args) => order::run(&cli.global, args),
         Command::Impact(args) => impact::run(&cli.global, args),
+        Command::Fetch(args) => fetch::run(&cli.global, args),
+        Command::Run(args) => run::run(&cli.global, args),
     }
 }
 
@@ -52,6 +56,29 @@ fn project_arg(graph: &WorkspaceGraph, name: &str) -> Result<ProjectId, CliError
             .collect();
         CliError::usage(message).with_hint(format!("the projects are: {}", names.join(", ")))
     })
+}
+
+/// Project names from the command line, each checked against the manifest.
+fn project_names(
+    workspace: &LoadedWorkspace,
+    names: &[String],
+) -> Result<Vec<carry_graph::ProjectName>, CliError> {
+    let projects = &workspace.manifest.workspace.projects;
+    names
+        .iter()
+        .map(|name| match projects.keys().find(|p| p.as_str() == name) {
+            Some(project) => Ok(project.clone()),
+            None => {
+                let message =
+                    match did_you_mean(name, projects.keys().map(carry_graph::ProjectName::as_str))
+                    {
+                        Some(near) => format!("no project '{name}'; did you mean '{near}'?"),
+                        None => format!("no project '{name}'"),
+                    };
+                Err(CliError::usage(message))
+            }
+        })
+        .collect()
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), CliError> {

@@ -6,4 +6,5 @@ mod support;
 
 mod manifest_diagnostics;
 mod queries;
+mod run_rebase;
 mod series_validation;

@@ -34,7 +34,7 @@ pub(crate) fn hermetic(command: &mut Command) -> &mut Command {
 
 /// A git repository with a working tree, in a directory the test owns.
 pub(crate) struct TestRepo {
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     clock: AtomicU64,
 }
 
@@ -49,6 +49,14 @@ impl TestRepo {
         };
         repo.git(&["init", "-q", "-b", "main"]);
         repo
+    }
+
+    /// A repository that already exists at `path`.
+    pub(crate) fn open(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            clock: AtomicU64::new(1_800_000_000),
+        }
     }
 
     /// Runs git in the repository and returns its trimmed stdout; panics on failure.
@@ -100,7 +108,7 @@ impl TestRepo {
 
 /// A workspace directory with a `carry.toml`.
 pub(crate) struct TestWorkspace {
-    pub dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl TestWorkspace {
@@ -135,9 +143,9 @@ impl TestWorkspace {
 /// What a carry run printed and how it exited.
 #[derive(Debug)]
 pub(crate) struct CarryOutput {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Runs the carry binary in `dir` with colour off and a hermetic git environment.

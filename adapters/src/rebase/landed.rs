@@ -1,0 +1,298 @@
+//! What upstream already has: the moved range's commits, indexed so a patch can be matched
+//! before any merge is tried.
+//!
+//! Signals, strongest first: an upstream commit the patch names (`(cherry picked from commit
+//! X)`, `Git-commit:`, `Applied-Upstream:`), the same `Change-Id`, the same patch-id (equal to
+//! `git patch-id --stable`). Full patch-ids are computed only for upstream commits that touch
+//! one of the patch's paths, and cached by commit id with each commit's paths, so a nightly
+//! run pays only for new upstream commits.
+
+use std::collections::HashMap;
+
+use git2::Oid;
+use git2::Repository;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::commits::trailer;
+use crate::git::GitError;
+
+/// How a landed patch was recognised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LandedBy {
+    /// The patch names an upstream commit that upstream now contains.
+    CherryPick,
+    /// An upstream commit in the moved range has the patch's `Change-Id`.
+    ChangeId,
+    /// An upstream commit in the moved range has the patch's patch-id.
+    PatchId,
+    /// Merged onto upstream, the patch changes nothing.
+    Empty,
+}
+
+/// Per-commit facts about upstream commits, kept between runs.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct UpstreamCache {
+    /// Paths each commit changes relative to its first parent.
+    pub paths: HashMap<String, Vec<String>>,
+    /// `git patch-id --stable` of each commit, computed on demand.
+    pub patch_ids: HashMap<String, String>,
+}
+
+/// One upstream commit of the moved range.
+#[derive(Debug, Clone)]
+pub(crate) struct UpstreamCommit {
+    pub(crate) id: Oid,
+}
+
+/// The moved range, indexed.
+pub struct UpstreamIndex {
+    /// Oldest first.
+    pub(crate) commits: Vec<UpstreamCommit>,
+    by_path: HashMap<String, Vec<usize>>,
+    by_change_id: HashMap<String, usize>,
+    by_subject: HashMap<String, usize>,
+    pub(crate) to: Oid,
+}
+
+impl UpstreamIndex {
+    /// Indexes the commits reachable from `to` and not from `from` (merges left out).
+    pub fn build(
+        repo: &Repository,
+        from: Oid,
+        to: Oid,
+        cache: &mut UpstreamCache,
+    ) -> Result<Self, GitError> {
+        let mut walk = repo.revwalk().map_err(GitError::git("walking upstream"))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .map_err(GitError::git("walking upstream"))?;
+        walk.push(to).map_err(GitError::git("walking upstream"))?;
+        walk.hide(from).map_err(GitError::git("walking upstream"))?;
+        let mut index = Self {
+            commits: Vec::new(),
+            by_path: HashMap::new(),
+            by_change_id: HashMap::new(),
+            by_subject: HashMap::new(),
+            to,
+        };
+        for id in walk {
+            let id = id.map_err(GitError::git("walking upstream"))?;
+            let commit = repo
+                .find_commit(id)
+                .map_err(GitError::git("reading an upstream commit"))?;
+            if commit.parent_count() > 1 {
+                continue;
+            }
+            let key = id.to_string();
+            let paths = match cache.paths.get(&key) {
+                Some(paths) => paths.clone(),
+                None => {
+                    let paths = commit_paths(repo, &commit)?;
+                    cache.paths.insert(key, paths.clone());
+                    paths
+                }
+            };
+            let position = index.commits.len();
+            for path in paths {
+                index.by_path.entry(path).or_default().push(position);
+            }
+            let message = String::from_utf8_lossy(commit.message_bytes());
+            let change_id = trailer(&message, "Change-Id");
+            if let Some(change_id) = change_id {
+                index.by_change_id.entry(change_id).or_insert(position);
+            }
+            let subject_key = subject_key(commit.summary().unwrap_or(""));
+            if !subject_key.is_empty() {
+                index.by_subject.entry(subject_key).or_insert(position);
+            }
+            index.commits.push(UpstreamCommit { id });
+        }
+        Ok(index)
+    }
+
+    /// Upstream commits of the range that touch any of `paths`, oldest first.
+    pub(crate) fn touching<'a>(&self, paths: impl IntoIterator<Item = &'a str>) -> Vec<Oid> {
+        let mut positions: Vec<usize> = paths
+            .into_iter()
+            .filter_map(|path| self.by_path.get(path))
+            .flatten()
+            .copied()
+            .collect();
+        positions.sort_unstable();
+        positions.dedup();
+        positions.into_iter().map(|p| self.commits[p].id).collect()
+    }
+
+    /// Whether upstream already has the patch `commit`, and by which signal.
+    pub(crate) fn find(
+        &self,
+        repo: &Repository,
+        commit: &git2::Commit<'_>,
+        patch_paths: &[String],
+        cache: &mut UpstreamCache,
+    ) -> Result<Option<(Option<Oid>, LandedBy)>, GitError> {
+        let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+        for named in named_upstream_commits(&message) {
+            let Ok(object) = repo.revparse_single(&named) else {
+                continue;
+            };
+            let Ok(upstream) = object.peel_to_commit() else {
+                continue;
+            };
+            if upstream.id() == self.to
+                || repo
+                    .graph_descendant_of(self.to, upstream.id())
+                    .unwrap_or(false)
+            {
+                return Ok(Some((Some(upstream.id()), LandedBy::CherryPick)));
+            }
+        }
+        if let Some(change_id) = trailer(&message, "Change-Id")
+            && let Some(&position) = self.by_change_id.get(&change_id)
+        {
+            return Ok(Some((Some(self.commits[position].id), LandedBy::ChangeId)));
+        }
+        let candidates = self.touching(patch_paths.iter().map(String::as_str));
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let Some(own) = patch_id(repo, commit)? else {
+            return Ok(None);
+        };
+        for candidate in candidates {
+            let key = candidate.to_string();
+            let theirs = match cache.patch_ids.get(&key) {
+                Some(id) => Oid::from_str(id).ok(),
+                None => {
+                    let upstream = repo
+                        .find_commit(candidate)
+                        .map_err(GitError::git("reading an upstream commit"))?;
+                    let id = patch_id(repo, &upstream)?;
+                    if let Some(id) = id {
+                        cache.patch_ids.insert(key, id.to_string());
+                    }
+                    id
+                }
+            };
+            if theirs == Some(own) {
+                return Ok(Some((Some(candidate), LandedBy::PatchId)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// An upstream commit with the same normalized subject, for a human to check.
+    pub(crate) fn same_subject(&self, subject: &str) -> Option<Oid> {
+        let key = subject_key(subject);
+        self.by_subject.get(&key).map(|&p| self.commits[p].id)
+    }
+
+    /// How many commits the range holds.
+    pub fn len(&self) -> usize {
+        self.commits.len()
+    }
+
+    /// Whether the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.commits.is_empty()
+    }
+}
+
+/// The paths a commit changes relative to its first parent (all of its tree for a root).
+pub(crate) fn commit_paths(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+) -> Result<Vec<String>, GitError> {
+    let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
+    let parent_tree = match commit.parent(0) {
+        Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
+        Err(_) => None,
+    };
+    let diff = repo
+        .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)
+        .map_err(GitError::git("diffing an upstream commit"))?;
+    let mut paths = Vec::with_capacity(diff.deltas().len());
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if let Some(path) = file.path() {
+                let path = path.to_string_lossy().into_owned();
+                if paths.last() != Some(&path) {
+                    paths.push(path);
+                }
+            }
+        }
+    }
+    Ok(paths)
+}
+
+/// `git patch-id --stable` of a commit against its first parent; `None` for an empty change.
+pub fn patch_id(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Option<Oid>, GitError> {
+    let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
+    let parent_tree = match commit.parent(0) {
+        Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
+        Err(_) => None,
+    };
+    let diff = repo
+        .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)
+        .map_err(GitError::git("diffing a commit"))?;
+    if diff.deltas().len() == 0 {
+        return Ok(None);
+    }
+    let id = diff
+        .patchid(None)
+        .map_err(GitError::git("computing a patch-id"))?;
+    Ok(Some(id))
+}
+
+/// Upstream commit ids a message names: cherry-pick lines, `Git-commit:` and
+/// `Applied-Upstream:` trailers (whose value may be a URL ending in the id).
+fn named_upstream_commits(message: &str) -> Vec<String> {
+    let mut named = Vec::new();
+    for line in message.lines() {
+        let line = line.trim();
+        let value = if let Some(rest) = line.strip_prefix("(cherry picked from commit ") {
+            rest.trim_end_matches(')')
+        } else if let Some((key, value)) = line.split_once(':') {
+            if key.eq_ignore_ascii_case("Git-commit")
+                || key.eq_ignore_ascii_case("Applied-Upstream")
+            {
+                value
+            } else {
+                continue;
+            }
+        } else {
+            continue;
+        };
+        for token in value.split(|c: char| !c.is_ascii_hexdigit()) {
+            if (7..=40).contains(&token.len())
+                && token
+                    .chars()
+                    .any(|c| c.is_ascii_alphabetic() || c.is_ascii_digit())
+            {
+                named.push(token.to_ascii_lowercase());
+            }
+        }
+    }
+    named
+}
+
+/// A subject without prefixes, case and spacing, for likely-the-same matches.
+pub(crate) fn subject_key(subject: &str) -> String {
+    let mut rest = crate::patchfile::clean_subject(subject);
+    for prefix in [
+        "UPSTREAM:",
+        "BACKPORT:",
+        "FROMLIST:",
+        "FROMGIT:",
+        "CHROMIUM:",
+    ] {
+        if let Some(stripped) = rest.strip_prefix(prefix) {
+            rest = stripped.trim().to_owned();
+        }
+    }
+    rest.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,370 @@
+//! The rebase engine: one series onto a new upstream, in memory.
+//!
+//! Takes object ids, returns object ids and outcomes; never reads the manifest, never prints,
+//! never touches a working tree, an index file or a ref. New objects go to the repository's
+//! object database. For each patch, in order:
+//! 1. blocked, if a feature says it needs a patch that failed, if it touches a path a failed
+//!    patch of this series touched, or if its `Carry-Requires:` names a failed patch;
+//! 2. landed, if upstream already has it (see [`landed`]), whatever a merge would say;
+//! 3. otherwise merged onto the rebased tip: applied, landed (`empty`), or a conflict with
+//!    the whole census (paths, hunks, upstream commits that touched them, the first bad one).
+
+pub mod apply;
+mod census;
+pub mod landed;
+pub mod merge;
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use git2::Oid;
+use git2::Repository;
+use landed::LandedBy;
+use landed::UpstreamCache;
+use landed::UpstreamIndex;
+use merge::PathConflict;
+use merge::TreeMerge;
+use serde::Serialize;
+
+use crate::git::GitError;
+
+/// One patch to carry over, as a commit whose first parent is the previous patch (or the base).
+#[derive(Debug, Clone)]
+pub struct PatchInput {
+    /// The patch's name in its series.
+    pub name: String,
+    /// The commit.
+    pub commit: Oid,
+    /// Patches of other projects it needs (through features) that failed: it is blocked by them.
+    pub blocked_by: Vec<String>,
+}
+
+/// What to rebase.
+#[derive(Debug, Clone)]
+pub struct RebaseRequest {
+    /// The upstream commit the series sits on now.
+    pub old_base: Oid,
+    /// The upstream commit to carry the series to.
+    pub onto: Oid,
+    /// The patches, in order.
+    pub patches: Vec<PatchInput>,
+}
+
+/// What happened to one patch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Carried over; its new commit.
+    Applied {
+        /// The new commit.
+        to: String,
+    },
+    /// Upstream already has it.
+    Landed {
+        /// The upstream commit that matched, where one did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        upstream_commit: Option<String>,
+        /// The signal that matched.
+        by: LandedBy,
+    },
+    /// It does not merge.
+    Conflict {
+        /// The conflicting paths.
+        paths: Vec<String>,
+        /// Each conflicting path with its kind and hunks.
+        conflicts: Vec<PathConflict>,
+        /// Upstream commits in the moved range that touched those paths, oldest first.
+        upstream_commits: Vec<String>,
+        /// The first upstream commit (first-parent line) at which the patch stops applying.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first_bad: Option<String>,
+    },
+    /// It needs a patch that conflicted or was blocked.
+    Blocked {
+        /// The patches it waits for.
+        blocked_by: Vec<String>,
+    },
+}
+
+impl Outcome {
+    /// Whether later patches that depend on this one must be blocked.
+    pub fn failed(&self) -> bool {
+        matches!(self, Self::Conflict { .. } | Self::Blocked { .. })
+    }
+}
+
+/// One patch's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatchResult {
+    /// The patch's name in its series.
+    pub name: String,
+    /// Its subject line.
+    pub subject: String,
+    /// Its commit before the rebase.
+    pub from: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Things a human should check (a subject that matches an upstream commit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// A rebased series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesResult {
+    /// The new tip: upstream plus every applied patch.
+    pub tip: Oid,
+    /// Each patch, in series order.
+    pub patches: Vec<PatchResult>,
+    /// How many upstream commits the moved range holds.
+    pub upstream_commits: usize,
+}
+
+/// Why a series could not be rebased at all (a conflict is an outcome, not this).
+#[derive(Debug, thiserror::Error)]
+pub enum RebaseError {
+    /// git failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// A patch commit has no parent to diff against.
+    #[error("patch '{name}' ({commit}) has no parent commit")]
+    Root {
+        /// The patch.
+        name: String,
+        /// Its commit.
+        commit: String,
+    },
+}
+
+/// Options for [`rebase_series`].
+#[derive(Debug, Default, Clone)]
+pub struct RebaseOptions {
+    /// Skip the bisection for the first bad upstream commit.
+    pub skip_first_bad: bool,
+}
+
+/// Rebases `request`'s patches onto `request.onto`, in memory.
+pub fn rebase_series(
+    repo: &Repository,
+    request: &RebaseRequest,
+    cache: &mut UpstreamCache,
+    options: &RebaseOptions,
+) -> Result<SeriesResult, RebaseError> {
+    let index = UpstreamIndex::build(repo, request.old_base, request.onto, cache)?;
+    let mut tip = repo
+        .find_commit(request.onto)
+        .map_err(GitError::git("reading the new upstream commit"))?;
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    // Each path a failed patch touched, with the failed patches that touched it.
+    let mut tainted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut results = Vec::with_capacity(request.patches.len());
+
+    for input in &request.patches {
+        let commit = repo
+            .find_commit(input.commit)
+            .map_err(GitError::git("reading a patch commit"))?;
+        let parent = commit.parent(0).map_err(|_| RebaseError::Root {
+            name: input.name.clone(),
+            commit: input.commit.to_string(),
+        })?;
+        let parent_tree = parent.tree().map_err(GitError::git("reading a tree"))?;
+        let commit_tree = commit.tree().map_err(GitError::git("reading a tree"))?;
+        let changes = merge::changes(repo, &parent_tree, &commit_tree)?;
+        let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
+        let subject = commit.summary().unwrap_or("").to_owned();
+        let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
+        let mut notes = Vec::new();
+
+        let mut blockers: BTreeSet<String> = input.blocked_by.iter().cloned().collect();
+        for path in &paths {
+            if let Some(names) = tainted.get(path) {
+                blockers.extend(names.iter().cloned());
+            }
+        }
+        for required in trailers(&message, "Carry-Requires") {
+            if failed.contains(&required) {
+                blockers.insert(required);
+            }
+        }
+
+        let outcome = if blockers.is_empty() {
+            match index.find(repo, &commit, &paths, cache)? {
+                Some((upstream, by)) => Outcome::Landed {
+                    upstream_commit: upstream.map(|id| id.to_string()),
+                    by,
+                },
+                None => {
+                    let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
+                    let merged = match merge::merge_changes(repo, &changes, &tip_tree)? {
+                        TreeMerge::NeedsFullMerge => {
+                            full_merge(repo, &parent_tree, &tip_tree, &commit_tree)?
+                        }
+                        other => other,
+                    };
+                    match merged {
+                        TreeMerge::Clean(tree) if tree == tip_tree.id() => Outcome::Landed {
+                            upstream_commit: index
+                                .touching(paths.iter().map(String::as_str))
+                                .last()
+                                .map(ToString::to_string),
+                            by: LandedBy::Empty,
+                        },
+                        TreeMerge::Clean(tree) => {
+                            let tree = repo
+                                .find_tree(tree)
+                                .map_err(GitError::git("reading a merged tree"))?;
+                            let id = repo
+                                .commit(
+                                    None,
+                                    &commit.author(),
+                                    &commit.committer(),
+                                    &message,
+                                    &tree,
+                                    &[&tip],
+                                )
+                                .map_err(GitError::git("writing a rebased commit"))?;
+                            tip = repo
+                                .find_commit(id)
+                                .map_err(GitError::git("reading a rebased commit"))?;
+                            Outcome::Applied { to: id.to_string() }
+                        }
+                        TreeMerge::Conflict(conflicts) => {
+                            let conflict_paths: Vec<String> =
+                                conflicts.iter().map(|c| c.path.clone()).collect();
+                            let upstream_commits = index
+                                .touching(conflict_paths.iter().map(String::as_str))
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect();
+                            let first_bad = if options.skip_first_bad {
+                                None
+                            } else {
+                                census::first_bad(
+                                    repo,
+                                    request.old_base,
+                                    request.onto,
+                                    &parent_tree,
+                                    &changes,
+                                )?
+                                .map(|id| id.to_string())
+                            };
+                            Outcome::Conflict {
+                                paths: conflict_paths,
+                                conflicts,
+                                upstream_commits,
+                                first_bad,
+                            }
+                        }
+                        TreeMerge::NeedsFullMerge => {
+                            unreachable!("the full merge never asks for itself")
+                        }
+                    }
+                }
+            }
+        } else {
+            Outcome::Blocked {
+                blocked_by: blockers.into_iter().collect(),
+            }
+        };
+
+        if !matches!(outcome, Outcome::Landed { .. })
+            && let Some(same) = index.same_subject(&subject)
+        {
+            notes.push(format!(
+                "upstream commit {same} has the same subject; check whether this patch landed"
+            ));
+        }
+        if outcome.failed() {
+            failed.insert(input.name.clone());
+            for path in &paths {
+                tainted
+                    .entry(path.clone())
+                    .or_default()
+                    .insert(input.name.clone());
+            }
+        }
+        results.push(PatchResult {
+            name: input.name.clone(),
+            subject,
+            from: input.commit.to_string(),
+            outcome,
+            notes,
+        });
+    }
+    Ok(SeriesResult {
+        tip: tip.id(),
+        patches: results,
+        upstream_commits: index.len(),
+    })
+}
+
+fn trailers(message: &str, key: &str) -> Vec<String> {
+    let Ok(found) = git2::message_trailers_strs(message) else {
+        return Vec::new();
+    };
+    let mut values: Vec<String> = found
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+        .flat_map(|(_, v)| {
+            v.split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    values.dedup();
+    values
+}
+
+/// The slow path, for when a path the patch changes is gone upstream: libgit2's whole-tree
+/// merge with rename detection, as `ort` would follow a rename.
+fn full_merge(
+    repo: &Repository,
+    base: &git2::Tree<'_>,
+    ours: &git2::Tree<'_>,
+    theirs: &git2::Tree<'_>,
+) -> Result<TreeMerge, GitError> {
+    let mut options = git2::MergeOptions::new();
+    options.find_renames(true);
+    let mut merged = repo
+        .merge_trees(base, ours, theirs, Some(&options))
+        .map_err(GitError::git("merging trees"))?;
+    if merged.has_conflicts() {
+        let mut conflicts = Vec::new();
+        for conflict in merged
+            .conflicts()
+            .map_err(GitError::git("reading conflicts"))?
+        {
+            let conflict = conflict.map_err(GitError::git("reading conflicts"))?;
+            let entry = conflict
+                .our
+                .as_ref()
+                .or(conflict.their.as_ref())
+                .or(conflict.ancestor.as_ref());
+            let path = entry
+                .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+                .unwrap_or_default();
+            let kind = match (&conflict.ancestor, &conflict.our, &conflict.their) {
+                (Some(_), None, Some(_)) | (Some(_), Some(_), None) => {
+                    merge::ConflictKind::ModifyDelete
+                }
+                (None, Some(_), Some(_)) => merge::ConflictKind::AddAdd,
+                _ => merge::ConflictKind::Content,
+            };
+            conflicts.push(PathConflict {
+                path,
+                kind,
+                hunks: Vec::new(),
+            });
+        }
+        conflicts.sort_by(|a, b| a.path.cmp(&b.path));
+        conflicts.dedup_by(|a, b| a.path == b.path);
+        return Ok(TreeMerge::Conflict(conflicts));
+    }
+    let tree = merged
+        .write_tree_to(repo)
+        .map_err(GitError::git("writing a merged tree"))?;
+    Ok(TreeMerge::Clean(tree))
+}

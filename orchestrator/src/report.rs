@@ -1,0 +1,153 @@
+//! The run report, schema `carry.run/v1`: what every project, patch and feature came to.
+
+use carry_adapters::rebase::Outcome;
+use carry_graph::FeatureName;
+use carry_graph::ProjectName;
+use serde::Serialize;
+
+/// The schema name and version of [`RunReport`].
+pub const RUN_SCHEMA: &str = "carry.run/v1";
+
+/// Whether a run needs a human.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    /// Nothing conflicted, nothing is blocked, nothing failed.
+    Clean,
+    /// Something needs attention.
+    Attention,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunReport {
+    /// Always [`RUN_SCHEMA`].
+    pub schema: &'static str,
+    /// The run's id.
+    pub run: String,
+    /// The workspace's name.
+    pub workspace: String,
+    /// Clean or attention.
+    pub status: RunStatus,
+    /// The projects worked on, in the order they were worked on.
+    pub order: Vec<ProjectName>,
+    /// Each project of the workspace, in order.
+    pub projects: Vec<ProjectReport>,
+    /// Each feature.
+    pub features: Vec<FeatureReport>,
+}
+
+/// What a project's series came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProjectStatus {
+    /// Rebased (its upstream or something it consumes moved).
+    Rebased,
+    /// Nothing it depends on moved; not redone.
+    Unchanged,
+    /// carry could not work on it (a patch file that does not parse, a fetch that failed).
+    Error,
+}
+
+/// Upstream positions of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpstreamMove {
+    /// Where the series sat.
+    pub from: String,
+    /// Where upstream is now.
+    pub to: String,
+}
+
+/// What a project's test came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestReport {
+    /// passed, failed, timeout, blocked or skipped.
+    pub status: TestStatus,
+    /// How long it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Where its output is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// A test's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TestStatus {
+    /// Exit status 0.
+    Passed,
+    /// Any other exit status.
+    Failed,
+    /// Killed at its timeout.
+    Timeout,
+    /// Not run: something it needs failed.
+    Blocked,
+    /// Not run: tests were not asked for, or the project has none.
+    Skipped,
+}
+
+/// A project in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectReport {
+    /// The project.
+    pub name: ProjectName,
+    /// Rebased, unchanged or error.
+    pub status: ProjectStatus,
+    /// Why carry could not work on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Upstream positions, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamMove>,
+    /// The candidate commit: upstream plus every applied patch.
+    pub result: Option<String>,
+    /// The candidate's ref in the project's repository.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate_ref: Option<String>,
+    /// The test.
+    pub test: TestReport,
+    /// Each patch, in series order.
+    pub patches: Vec<PatchReport>,
+}
+
+/// A patch in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatchReport {
+    /// `PROJECT/NAME`.
+    pub id: String,
+    /// Its subject.
+    pub subject: String,
+    /// Its commit before the run.
+    pub from: String,
+    /// What happened to it.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Things a human should check.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// How a feature stands after the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeatureStatus {
+    /// Every patch applied or landed.
+    Ok,
+    /// Nothing is blocked, but something needs a look (a project error, a note, a failed test).
+    AtRisk,
+    /// A patch of the feature conflicted or is blocked.
+    Blocked,
+}
+
+/// A feature in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeatureReport {
+    /// The feature.
+    pub name: FeatureName,
+    /// ok, at-risk or blocked.
+    pub status: FeatureStatus,
+    /// The failed patches that block it (conflicts first found), when blocked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
+}

@@ -1,0 +1,697 @@
+//! `carry run`: fetch, order, rebase, record candidates, report.
+//!
+//! Projects are worked on stage by stage. A project is redone when its upstream moved (the
+//! series' base is not upstream's tip), when anything it depends on was redone, or with
+//! `--all`. Patches blocked through features are known before a project is rebased, because
+//! everything a project depends on comes in an earlier stage. Results go under
+//! `refs/carry/candidate/<project>`; the user's branches and patch files are only read.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::path::PathBuf;
+
+use carry_adapters::fetch;
+use carry_adapters::git::ProjectRepo;
+use carry_adapters::patchfile;
+use carry_adapters::rebase;
+use carry_adapters::rebase::Outcome;
+use carry_adapters::rebase::PatchInput;
+use carry_adapters::rebase::RebaseOptions;
+use carry_adapters::rebase::RebaseRequest;
+use carry_adapters::rebase::landed::UpstreamCache;
+use carry_adapters::series::PatchSource;
+use carry_adapters::series::SeriesListing;
+use carry_graph::Diagnostic;
+use carry_graph::Direction;
+use carry_graph::GraphError;
+use carry_graph::PatchRef;
+use carry_graph::ProjectName;
+use carry_graph::WorkspaceGraph;
+use carry_graph::workspace::Project;
+use carry_graph::workspace::SeriesSource;
+use carry_graph::workspace::UpstreamSource;
+use git2::Oid;
+
+use crate::report::FeatureReport;
+use crate::report::FeatureStatus;
+use crate::report::PatchReport;
+use crate::report::ProjectReport;
+use crate::report::ProjectStatus;
+use crate::report::RUN_SCHEMA;
+use crate::report::RunReport;
+use crate::report::RunStatus;
+use crate::report::TestReport;
+use crate::report::TestStatus;
+use crate::report::UpstreamMove;
+use crate::validate::validate;
+use crate::workspace::LoadedWorkspace;
+
+/// Where candidates go in each project's repository.
+pub const CANDIDATE_REFS: &str = "refs/carry/candidate/";
+/// Where carry remembers the base of a patch directory that pins none.
+pub const APPLIED_BASE_REFS: &str = "refs/carry/applied-base/";
+
+/// What to run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Only these projects and what depends on them; every project when empty.
+    pub projects: Vec<ProjectName>,
+    /// Redo every selected project, moved or not.
+    pub all: bool,
+    /// Do not fetch; use the upstream refs as they are.
+    pub offline: bool,
+    /// Skip the bisection for each conflict's first bad upstream commit.
+    pub skip_first_bad: bool,
+}
+
+/// Progress, as events a face turns into bars, lines or server-sent events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunEvent {
+    /// Fetching a project's upstream.
+    Fetching {
+        /// The project.
+        project: ProjectName,
+    },
+    /// Rebasing a project's series.
+    Rebasing {
+        /// The project.
+        project: ProjectName,
+        /// How many patches its series has.
+        patches: usize,
+    },
+    /// A project is done.
+    ProjectDone {
+        /// The project.
+        project: ProjectName,
+        /// A one-line summary.
+        summary: String,
+    },
+}
+
+/// Receives [`RunEvent`]s; the binary supplies one.
+pub trait Progress {
+    /// Called for each event, in order.
+    fn event(&self, event: RunEvent);
+}
+
+/// A progress sink that drops everything.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn event(&self, _event: RunEvent) {}
+}
+
+/// Why a run could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The workspace does not validate.
+    #[error("the workspace has {} problem{}", .0.iter().filter(|d| d.is_error()).count(), if .0.iter().filter(|d| d.is_error()).count() == 1 { "" } else { "s" })]
+    Invalid(Vec<Diagnostic>),
+    /// The graph has cycles.
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// A project named on the command line does not exist.
+    #[error("no project '{0}'")]
+    UnknownProject(String),
+    /// carry's state directory could not be written.
+    #[error("cannot write {}", path.display())]
+    State {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Fetches every selected project's upstream into its repository.
+pub fn fetch_all(
+    workspace: &LoadedWorkspace,
+    projects: &[ProjectName],
+    progress: &dyn Progress,
+) -> Vec<(ProjectName, Result<(), fetch::FetchError>)> {
+    let manifest = &workspace.manifest.workspace;
+    let mut chosen: Vec<&Project> = manifest
+        .projects
+        .values()
+        .filter(|p| projects.is_empty() || projects.contains(&p.name))
+        .collect();
+    chosen.sort_by_key(|p| p.position);
+    chosen
+        .into_iter()
+        .map(|project| {
+            progress.event(RunEvent::Fetching {
+                project: project.name.clone(),
+            });
+            (
+                project.name.clone(),
+                fetch_project(&workspace.root, project),
+            )
+        })
+        .collect()
+}
+
+fn fetch_project(root: &Path, project: &Project) -> Result<(), fetch::FetchError> {
+    let repo = root.join(&project.repo);
+    fetch::ensure_repository(&repo)?;
+    let source = match &project.upstream.source {
+        UpstreamSource::Url(url) => url.clone(),
+        UpstreamSource::Path(path) => root.join(path).to_string_lossy().into_owned(),
+    };
+    fetch::fetch_upstream(&repo, &source, &project.upstream.reference)
+}
+
+/// A new run id: the UTC time and the process id.
+pub fn new_run_id() -> String {
+    let now = jiff::Timestamp::now();
+    format!("{}-{}", now.strftime("%Y%m%dT%H%M%SZ"), std::process::id())
+}
+
+/// Runs the rebase part of the nightly job and reports.
+pub fn run(
+    workspace: &LoadedWorkspace,
+    options: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<RunReport, RunError> {
+    let manifest = &workspace.manifest.workspace;
+    for name in &options.projects {
+        if !manifest.projects.contains_key(name) {
+            return Err(RunError::UnknownProject(name.to_string()));
+        }
+    }
+    let mut fetch_errors: BTreeMap<ProjectName, String> = BTreeMap::new();
+    if !options.offline {
+        let graph = WorkspaceGraph::from_manifest(manifest)?;
+        let selected = selection(&graph, &options.projects);
+        let names: Vec<ProjectName> = selected.into_iter().collect();
+        for (project, result) in fetch_all(workspace, &names, progress) {
+            if let Err(error) = result {
+                fetch_errors.insert(project, error.to_string());
+            }
+        }
+    }
+
+    let validation = validate(workspace);
+    if validation.has_errors() {
+        return Err(RunError::Invalid(validation.diagnostics));
+    }
+    let graph = WorkspaceGraph::build(manifest, &validation.patch_names())?;
+    let selected = selection(&graph, &options.projects);
+    let run_id = new_run_id();
+    let cache_dir = workspace.state_dir().join("cache");
+
+    let mut redone: BTreeSet<ProjectName> = BTreeSet::new();
+    let mut failed: BTreeSet<PatchRef> = BTreeSet::new();
+    let mut reports: BTreeMap<ProjectName, ProjectReport> = BTreeMap::new();
+    let mut order = Vec::new();
+
+    for stage in graph.stages() {
+        for name in stage {
+            let project = &manifest.projects[name];
+            let id = graph
+                .project(name.as_str())
+                .expect("every project is in the graph");
+            let depends_on_redone = graph
+                .dependents(id, Direction::Upstream)
+                .iter()
+                .any(|dep| redone.contains(dep));
+            let report = if !selected.contains(name) {
+                unchanged(name)
+            } else if let Some(error) = fetch_errors.get(name) {
+                error_report(name, None, format!("fetch failed: {error}"))
+            } else {
+                let listing = validation.series.get(name);
+                let blocked = graph.blocked_by_needs(&failed);
+                let work = ProjectWork {
+                    root: &workspace.root,
+                    project,
+                    listing,
+                    blocked: &blocked,
+                    force: options.all || depends_on_redone,
+                    options,
+                    cache_dir: &cache_dir,
+                };
+                rebase_project(&work, progress)?
+            };
+            if report.status != ProjectStatus::Unchanged {
+                redone.insert(name.clone());
+                order.push(name.clone());
+            }
+            for patch in &report.patches {
+                if patch.outcome.failed()
+                    && let Ok(patch_ref) = patch.id.parse::<PatchRef>()
+                {
+                    failed.insert(patch_ref);
+                }
+            }
+            if report.status == ProjectStatus::Error {
+                for patch in graph.patches_of(id) {
+                    failed.insert(patch);
+                }
+            }
+            progress.event(RunEvent::ProjectDone {
+                project: name.clone(),
+                summary: summary(&report),
+            });
+            reports.insert(name.clone(), report);
+        }
+    }
+
+    let projects: Vec<ProjectReport> = graph
+        .stages()
+        .iter()
+        .flatten()
+        .filter_map(|name| reports.remove(name))
+        .collect();
+    let features = feature_reports(&graph, &projects);
+    let attention = projects.iter().any(|p| {
+        p.status == ProjectStatus::Error || p.patches.iter().any(|patch| patch.outcome.failed())
+    }) || features.iter().any(|f| f.status != FeatureStatus::Ok);
+    Ok(RunReport {
+        schema: RUN_SCHEMA,
+        run: run_id,
+        workspace: manifest.name.clone(),
+        status: if attention {
+            RunStatus::Attention
+        } else {
+            RunStatus::Clean
+        },
+        order,
+        projects,
+        features,
+    })
+}
+
+/// The named projects and everything that depends on them; every project when none is named.
+fn selection(graph: &WorkspaceGraph, named: &[ProjectName]) -> BTreeSet<ProjectName> {
+    if named.is_empty() {
+        return graph.projects().cloned().collect();
+    }
+    let mut selected = BTreeSet::new();
+    for name in named {
+        if let Some(id) = graph.project(name.as_str()) {
+            selected.insert(name.clone());
+            selected.extend(graph.dependents(id, Direction::Downstream));
+        }
+    }
+    selected
+}
+
+fn unchanged(name: &ProjectName) -> ProjectReport {
+    ProjectReport {
+        name: name.clone(),
+        status: ProjectStatus::Unchanged,
+        error: None,
+        upstream: None,
+        result: None,
+        candidate_ref: None,
+        test: skipped(),
+        patches: Vec::new(),
+    }
+}
+
+fn skipped() -> TestReport {
+    TestReport {
+        status: TestStatus::Skipped,
+        duration_ms: None,
+        log: None,
+    }
+}
+
+fn error_report(
+    name: &ProjectName,
+    upstream: Option<UpstreamMove>,
+    error: String,
+) -> ProjectReport {
+    ProjectReport {
+        name: name.clone(),
+        status: ProjectStatus::Error,
+        error: Some(error),
+        upstream,
+        result: None,
+        candidate_ref: None,
+        test: TestReport {
+            status: TestStatus::Blocked,
+            duration_ms: None,
+            log: None,
+        },
+        patches: Vec::new(),
+    }
+}
+
+struct ProjectWork<'a> {
+    root: &'a Path,
+    project: &'a Project,
+    listing: Option<&'a SeriesListing>,
+    blocked: &'a BTreeMap<PatchRef, BTreeSet<PatchRef>>,
+    force: bool,
+    options: &'a RunOptions,
+    cache_dir: &'a Path,
+}
+
+fn rebase_project(
+    work: &ProjectWork<'_>,
+    progress: &dyn Progress,
+) -> Result<ProjectReport, RunError> {
+    let project = work.project;
+    let name = &project.name;
+    let repo_path = work.root.join(&project.repo);
+    let local_upstream = match &project.upstream.source {
+        UpstreamSource::Path(path) => Some(work.root.join(path)),
+        UpstreamSource::Url(_) => None,
+    };
+    let repo = match ProjectRepo::open(&repo_path, local_upstream.as_deref()) {
+        Ok(repo) => repo,
+        Err(error) => return Ok(error_report(name, None, error.to_string())),
+    };
+    let Some(to) = repo.upstream_tip(&project.upstream.reference) else {
+        return Ok(error_report(
+            name,
+            None,
+            format!(
+                "upstream '{}' is not fetched; run `carry fetch {name}`",
+                project.upstream.reference
+            ),
+        ));
+    };
+    let Some(listing) = work.listing else {
+        return Ok(error_report(
+            name,
+            None,
+            "the series could not be read; run `carry validate`".to_owned(),
+        ));
+    };
+
+    // Where the series sits now, and its patches as commits on it.
+    let (from, inputs) = match &project.series.source {
+        SeriesSource::Branch(_) => {
+            let Some(base) = listing.base else {
+                return Ok(error_report(
+                    name,
+                    None,
+                    "the series has no base; run `carry validate`".to_owned(),
+                ));
+            };
+            let inputs = listing
+                .patches
+                .iter()
+                .filter_map(|patch| match patch.source {
+                    PatchSource::Commit(commit) => Some((patch.name.to_string(), commit)),
+                    PatchSource::File { .. } => None,
+                })
+                .collect::<Vec<_>>();
+            (base, inputs)
+        }
+        SeriesSource::Dir(_) => {
+            let base = match dir_base(&repo, project, to) {
+                Ok(base) => base,
+                Err(error) => return Ok(error_report(name, None, error)),
+            };
+            match dir_commits(work.root, &repo, base, listing) {
+                Ok(inputs) => (base, inputs),
+                Err(error) => {
+                    return Ok(error_report(
+                        name,
+                        Some(UpstreamMove {
+                            from: base.to_string(),
+                            to: to.to_string(),
+                        }),
+                        error,
+                    ));
+                }
+            }
+        }
+    };
+    let upstream = UpstreamMove {
+        from: from.to_string(),
+        to: to.to_string(),
+    };
+    if from == to && !work.force {
+        let mut report = unchanged(name);
+        report.upstream = Some(upstream);
+        return Ok(report);
+    }
+
+    progress.event(RunEvent::Rebasing {
+        project: name.clone(),
+        patches: inputs.len(),
+    });
+    let request = RebaseRequest {
+        old_base: from,
+        onto: to,
+        patches: inputs
+            .into_iter()
+            .map(|(patch_name, commit)| {
+                let qualified = PatchRef::new(
+                    name.clone(),
+                    patch_name
+                        .parse()
+                        .expect("listed names are valid patch names"),
+                );
+                PatchInput {
+                    blocked_by: work
+                        .blocked
+                        .get(&qualified)
+                        .map(|causes| causes.iter().map(ToString::to_string).collect())
+                        .unwrap_or_default(),
+                    name: patch_name,
+                    commit,
+                }
+            })
+            .collect(),
+    };
+    let cache_path = work.cache_dir.join(format!("upstream-{name}.json"));
+    let mut cache = load_cache(&cache_path);
+    let rebase_options = RebaseOptions {
+        skip_first_bad: work.options.skip_first_bad,
+    };
+    let result = match rebase::rebase_series(repo.repo(), &request, &mut cache, &rebase_options) {
+        Ok(result) => result,
+        Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
+    };
+    save_cache(&cache_path, &cache)?;
+
+    let candidate_ref = format!("{CANDIDATE_REFS}{name}");
+    if let Err(error) = repo.repo().reference(
+        &candidate_ref,
+        result.tip,
+        true,
+        &format!("carry: candidate for {name}"),
+    ) {
+        return Ok(error_report(
+            name,
+            Some(upstream),
+            format!("cannot write {candidate_ref}: {error}"),
+        ));
+    }
+    let patches = result
+        .patches
+        .into_iter()
+        .map(|patch| PatchReport {
+            id: format!("{name}/{}", patch.name),
+            subject: patch.subject,
+            from: patch.from,
+            outcome: qualify(name, patch.outcome),
+            notes: patch.notes,
+        })
+        .collect();
+    Ok(ProjectReport {
+        name: name.clone(),
+        status: ProjectStatus::Rebased,
+        error: None,
+        upstream: Some(upstream),
+        result: Some(result.tip.to_string()),
+        candidate_ref: Some(candidate_ref),
+        test: skipped(),
+        patches,
+    })
+}
+
+/// Series-internal blockers are bare names; the report names every patch as `PROJECT/NAME`.
+fn qualify(project: &ProjectName, outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Blocked { blocked_by } => Outcome::Blocked {
+            blocked_by: blocked_by
+                .into_iter()
+                .map(|name| {
+                    if name.contains('/') {
+                        name
+                    } else {
+                        format!("{project}/{name}")
+                    }
+                })
+                .collect(),
+        },
+        other => other,
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// A patch directory's base: the pinned one, else the one carry recorded, else upstream now
+/// (recorded for next time).
+fn dir_base(repo: &ProjectRepo, project: &Project, to: Oid) -> Result<Oid, String> {
+    if let Some(base) = &project.series.base {
+        return repo.resolve_local(base).ok_or_else(|| {
+            format!(
+                "base '{base}' is not in the repository; run `carry fetch {}`",
+                project.name
+            )
+        });
+    }
+    let recorded = format!("{APPLIED_BASE_REFS}{}", project.name);
+    if let Ok(reference) = repo.repo().find_reference(&recorded)
+        && let Some(oid) = reference.target()
+    {
+        return Ok(oid);
+    }
+    repo.repo()
+        .reference(
+            &recorded,
+            to,
+            false,
+            "carry: first base of a patch directory",
+        )
+        .map_err(|error| format!("cannot record {recorded}: {error}"))?;
+    Ok(to)
+}
+
+/// The patch files of a directory series, applied onto `base` as commits.
+fn dir_commits(
+    root: &Path,
+    repo: &ProjectRepo,
+    base: Oid,
+    listing: &SeriesListing,
+) -> Result<Vec<(String, Oid)>, String> {
+    let mut parsed = Vec::with_capacity(listing.patches.len());
+    for patch in &listing.patches {
+        let PatchSource::File { path, strip, .. } = &patch.source else {
+            continue;
+        };
+        let bytes = std::fs::read(root.join(path))
+            .map_err(|error| format!("{path}: cannot read: {error}"))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let file = patchfile::parse(path, &text, *strip).map_err(|error| error.to_string())?;
+        parsed.push((path.clone(), file));
+    }
+    let commits = rebase::apply::apply_patch_files(repo.repo(), base, &parsed)
+        .map_err(|error| error.to_string())?;
+    Ok(listing
+        .patches
+        .iter()
+        .map(|patch| patch.name.to_string())
+        .zip(commits)
+        .collect())
+}
+
+fn load_cache(path: &Path) -> UpstreamCache {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// Written to a temporary file and renamed, so a kill never leaves half a cache.
+fn save_cache(path: &Path, cache: &UpstreamCache) -> Result<(), RunError> {
+    let state = |source| RunError::State {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(state)?;
+    }
+    let bytes = serde_json::to_vec(cache).map_err(|error| state(std::io::Error::other(error)))?;
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, bytes).map_err(state)?;
+    std::fs::rename(&temporary, path).map_err(state)
+}
+
+fn summary(report: &ProjectReport) -> String {
+    match report.status {
+        ProjectStatus::Unchanged => "unchanged".to_owned(),
+        ProjectStatus::Error => format!("error: {}", report.error.as_deref().unwrap_or("")),
+        ProjectStatus::Rebased => {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for patch in &report.patches {
+                *counts.entry(outcome_name(&patch.outcome)).or_default() += 1;
+            }
+            counts
+                .iter()
+                .map(|(kind, count)| format!("{count} {kind}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
+/// The outcome's name as the report spells it.
+pub fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Applied { .. } => "applied",
+        Outcome::Landed { .. } => "landed",
+        Outcome::Conflict { .. } => "conflict",
+        Outcome::Blocked { .. } => "blocked",
+    }
+}
+
+fn feature_reports(graph: &WorkspaceGraph, projects: &[ProjectReport]) -> Vec<FeatureReport> {
+    let outcomes: BTreeMap<&str, &PatchReport> = projects
+        .iter()
+        .flat_map(|p| p.patches.iter().map(|patch| (patch.id.as_str(), patch)))
+        .collect();
+    let errored: BTreeSet<&ProjectName> = projects
+        .iter()
+        .filter(|p| p.status == ProjectStatus::Error)
+        .map(|p| &p.name)
+        .collect();
+    graph
+        .features()
+        .map(|name| {
+            let id = graph.feature(name.as_str()).expect("listed features exist");
+            let mut blocked_by = BTreeSet::new();
+            let mut at_risk = false;
+            for patch in graph.feature_patches(id) {
+                let key = patch.to_string();
+                match outcomes.get(key.as_str()).map(|p| &p.outcome) {
+                    Some(Outcome::Conflict { .. }) => {
+                        blocked_by.insert(key.clone());
+                    }
+                    Some(Outcome::Blocked { blocked_by: causes }) => {
+                        blocked_by.extend(causes.iter().cloned());
+                    }
+                    _ => {}
+                }
+                if errored.contains(&patch.project)
+                    || outcomes
+                        .get(key.as_str())
+                        .is_some_and(|p| !p.notes.is_empty())
+                {
+                    at_risk = true;
+                }
+            }
+            let status = if !blocked_by.is_empty() {
+                FeatureStatus::Blocked
+            } else if at_risk {
+                FeatureStatus::AtRisk
+            } else {
+                FeatureStatus::Ok
+            };
+            FeatureReport {
+                name: name.clone(),
+                status,
+                blocked_by: blocked_by.into_iter().collect(),
+            }
+        })
+        .collect()
+}

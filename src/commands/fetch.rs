@@ -1,0 +1,31 @@
+//! `carry fetch`: bring each upstream into its project's repository.
+
+use crate::cli::FetchArgs;
+use crate::cli::GlobalArgs;
+use crate::error::CliError;
+use crate::error::Outcome;
+use crate::progress::LineProgress;
+
+pub(crate) fn run(global: &GlobalArgs, args: &FetchArgs) -> Result<Outcome, CliError> {
+    let workspace = super::load(global)?;
+    let projects = super::project_names(&workspace, &args.projects)?;
+    let progress = LineProgress::new(global.quiet);
+    let results = carry_orchestrator::run::fetch_all(&workspace, &projects, &progress);
+    let mut failures = 0;
+    for (project, result) in &results {
+        match result {
+            Ok(()) => anstream::println!("fetched {project}"),
+            Err(error) => {
+                failures += 1;
+                anstream::eprintln!("error: {project}: {error}");
+            }
+        }
+    }
+    if failures > 0 {
+        return Err(CliError::failure(format!(
+            "{failures} of {} fetches failed",
+            results.len()
+        )));
+    }
+    Ok(Outcome::Clean)
+}

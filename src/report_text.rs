@@ -1,0 +1,139 @@
+//! The run report as text for a terminal: a line per project, a line per feature, then the
+//! conflicts and blocked patches with their paths and culprits.
+
+use std::fmt::Write as _;
+
+use carry_adapters::rebase::Outcome;
+use carry_orchestrator::report::FeatureStatus;
+use carry_orchestrator::report::ProjectStatus;
+use carry_orchestrator::report::RunReport;
+use carry_orchestrator::report::RunStatus;
+use carry_orchestrator::run::outcome_name;
+
+fn short(oid: &str) -> &str {
+    oid.get(..12).unwrap_or(oid)
+}
+
+pub(crate) fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    let status = match report.status {
+        RunStatus::Clean => "clean",
+        RunStatus::Attention => "needs attention",
+    };
+    let _ = writeln!(
+        out,
+        "run {} of workspace {}: {status}",
+        report.run, report.workspace
+    );
+    let width = report
+        .projects
+        .iter()
+        .map(|p| p.name.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for project in &report.projects {
+        let line = match project.status {
+            ProjectStatus::Unchanged => "unchanged".to_owned(),
+            ProjectStatus::Error => format!("error: {}", project.error.as_deref().unwrap_or("")),
+            ProjectStatus::Rebased => {
+                let mut counts = Vec::new();
+                for kind in ["applied", "landed", "conflict", "blocked"] {
+                    let n = project
+                        .patches
+                        .iter()
+                        .filter(|p| outcome_name(&p.outcome) == kind)
+                        .count();
+                    if n > 0 {
+                        counts.push(format!("{n} {kind}"));
+                    }
+                }
+                let moved = project.upstream.as_ref().map_or(String::new(), |u| {
+                    if u.from == u.to {
+                        "  (upstream unchanged)".to_owned()
+                    } else {
+                        format!("  {} -> {}", short(&u.from), short(&u.to))
+                    }
+                });
+                format!(
+                    "rebased: {}{moved}",
+                    if counts.is_empty() {
+                        "no patches".to_owned()
+                    } else {
+                        counts.join(", ")
+                    }
+                )
+            }
+        };
+        let _ = writeln!(out, "  {:width$}  {line}", project.name.as_str());
+    }
+    for feature in &report.features {
+        let status = match feature.status {
+            FeatureStatus::Ok => "ok".to_owned(),
+            FeatureStatus::AtRisk => "at risk".to_owned(),
+            FeatureStatus::Blocked => format!("blocked by {}", feature.blocked_by.join(", ")),
+        };
+        let _ = writeln!(out, "  feature {}: {status}", feature.name);
+    }
+    for project in &report.projects {
+        for patch in &project.patches {
+            match &patch.outcome {
+                Outcome::Conflict {
+                    paths,
+                    upstream_commits,
+                    first_bad,
+                    ..
+                } => {
+                    let _ = writeln!(out, "\nconflict {}: {}", patch.id, patch.subject);
+                    let _ = writeln!(out, "  paths: {}", paths.join(", "));
+                    if let Some(first_bad) = first_bad {
+                        let _ = writeln!(out, "  first bad upstream commit: {}", short(first_bad));
+                    }
+                    if !upstream_commits.is_empty() {
+                        let shown: Vec<&str> = upstream_commits
+                            .iter()
+                            .rev()
+                            .take(5)
+                            .map(|c| short(c))
+                            .collect();
+                        let _ = writeln!(
+                            out,
+                            "  upstream commits touching them: {} (latest: {})",
+                            upstream_commits.len(),
+                            shown.join(", ")
+                        );
+                    }
+                }
+                Outcome::Blocked { blocked_by } => {
+                    let _ = writeln!(
+                        out,
+                        "\nblocked  {}: needs {}",
+                        patch.id,
+                        blocked_by.join(", ")
+                    );
+                }
+                Outcome::Landed {
+                    upstream_commit,
+                    by,
+                } => {
+                    let by = serde_json::to_value(by)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    let _ = writeln!(
+                        out,
+                        "\nlanded   {}: upstream {} (matched by {by})",
+                        patch.id,
+                        upstream_commit
+                            .as_deref()
+                            .map_or("(no single commit)", short)
+                    );
+                }
+                Outcome::Applied { .. } => {}
+            }
+            for note in &patch.notes {
+                let _ = writeln!(out, "  note {}: {note}", patch.id);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,276 @@
+//! `carry run --no-test` end to end on real repositories, with git as the oracle: every
+//! applied patch's tree equals `git merge-tree --write-tree`'s, landed verdicts by patch-id
+//! equal `git cherry`'s, and conflicts are where git conflicts.
+
+use std::path::Path;
+
+use crate::support::TestRepo;
+use crate::support::TestWorkspace;
+use crate::support::hermetic;
+
+/// ```text
+/// upstream qemu:  B (v1) --- U1 (a.c top) --- U2 (= P2) --- U3 (b.c line 2) --- U4 (d.c)   main
+/// carried:        B --- P1 (a.c bottom) --- P2 (c.c) --- P3 (b.c line 2) --- P4 (b.c line 5)
+///                   --- P5 (e.c) --- P6 (Carry-Requires: P3, f.c)
+/// ```
+/// P1 and P5 apply, P2 landed (patch-id), P3 conflicts (U3 changed its line), P4 is blocked
+/// (same path), P6 is blocked (Carry-Requires).
+fn scenario(workspace: &TestWorkspace) -> (TestRepo, TestRepo) {
+    let upstream = workspace.repo("mirrors/qemu");
+    let lines = |n: usize, tag: &str| {
+        (1..=n).fold(String::new(), |mut text, i| {
+            text.push_str(&format!("{tag} line {i}\n"));
+            text
+        })
+    };
+    upstream.write("a.c", &lines(20, "a"));
+    upstream.write("b.c", &lines(10, "b"));
+    upstream.write("c.c", &lines(5, "c"));
+    upstream.commit_file("d.c", "d\n", "initial import");
+    upstream.git(&["tag", "v1"]);
+    clone(workspace, "mirrors/qemu", "repos/qemu");
+    let project = TestRepo::init(workspace.path().join("repos/qemu"));
+    project.git(&["checkout", "-q", "-b", "carried", "v1"]);
+    project.commit_file(
+        "a.c",
+        &lines(20, "a").replace("a line 19\n", "a line 19 patched\n"),
+        "a: patch the bottom",
+    );
+    project.commit_file(
+        "c.c",
+        &lines(5, "c").replace("c line 3\n", "c line 3 fixed\n"),
+        "c: fix line three\n\nChange-Id: I0000000000000000000000000000000000000002",
+    );
+    project.commit_file(
+        "b.c",
+        &lines(10, "b").replace("b line 2\n", "b line 2 from patch\n"),
+        "b: change line two",
+    );
+    project.commit_file(
+        "b.c",
+        &lines(10, "b")
+            .replace("b line 2\n", "b line 2 from patch\n")
+            .replace("b line 5\n", "b line 5 from patch\n"),
+        "b: change line five",
+    );
+    project.commit_file("e.c", "e\n", "e: add");
+    project.commit_file(
+        "f.c",
+        "f\n",
+        "f: needs line two\n\nCarry-Requires: b-change-line-two",
+    );
+
+    upstream.commit_file(
+        "a.c",
+        &lines(20, "a").replace("a line 1\n", "a line 1 upstream\n"),
+        "a: upstream top",
+    );
+    upstream.commit_file(
+        "c.c",
+        &lines(5, "c").replace("c line 3\n", "c line 3 fixed\n"),
+        "c: fix line three (upstream)",
+    );
+    upstream.commit_file(
+        "b.c",
+        &lines(10, "b").replace("b line 2\n", "b line 2 upstream\n"),
+        "b: upstream line two",
+    );
+    upstream.commit_file("d.c", "d2\n", "d: more");
+    (upstream, project)
+}
+
+fn clone(workspace: &TestWorkspace, from: &str, to: &str) {
+    let status = hermetic(&mut std::process::Command::new("git"))
+        .current_dir(workspace.path())
+        .args(["clone", "-q", from, to])
+        .status()
+        .expect("git clone");
+    assert!(status.success());
+}
+
+const MANIFEST: &str = r#"[workspace]
+name = "test"
+
+[project.qemu]
+repo = "repos/qemu"
+upstream = { path = "mirrors/qemu", ref = "main" }
+series = { branch = "carried", base = "v1" }
+"#;
+
+fn run_json(workspace: &TestWorkspace) -> (i32, serde_json::Value, String) {
+    let output = workspace.carry(&["run", "--no-test", "--json"]);
+    let json = serde_json::from_str(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", output.stdout, output.stderr));
+    (output.code, json, output.stderr)
+}
+
+fn outcomes(json: &serde_json::Value, project: usize) -> Vec<(String, String)> {
+    json["projects"][project]["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap_or("").to_owned(),
+                p["outcome"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_series_rebases_with_landed_conflict_and_blocked_patches() {
+    let workspace = TestWorkspace::new(MANIFEST);
+    let (_upstream, project) = scenario(&workspace);
+    let branch_before = project.git(&["rev-parse", "carried"]);
+    let status_before = project.git(&["status", "--porcelain"]);
+
+    let (code, json, stderr) = run_json(&workspace);
+    assert_eq!(code, 3, "attention: {stderr}");
+    assert_eq!(json["schema"], "carry.run/v1");
+    assert_eq!(json["status"], "attention");
+    assert_eq!(
+        outcomes(&json, 0),
+        [
+            ("qemu/a-patch-the-bottom", "applied"),
+            ("qemu/c-fix-line-three", "landed"),
+            ("qemu/b-change-line-two", "conflict"),
+            ("qemu/b-change-line-five", "blocked"),
+            ("qemu/e-add", "applied"),
+            ("qemu/f-needs-line-two", "blocked"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    let patches = &json["projects"][0]["patches"];
+    assert_eq!(patches[1]["by"], "patch-id");
+    let upstream_c = project.git(&["rev-parse", "refs/carry/upstream/heads/main~2"]);
+    assert_eq!(patches[1]["upstream_commit"], upstream_c);
+    assert_eq!(patches[2]["paths"], serde_json::json!(["b.c"]));
+    let culprit = project.git(&["rev-parse", "refs/carry/upstream/heads/main~1"]);
+    assert_eq!(
+        patches[2]["first_bad"], culprit,
+        "U3 is the first commit the patch stops applying at"
+    );
+    assert_eq!(patches[2]["upstream_commits"], serde_json::json!([culprit]));
+    assert_eq!(
+        patches[2]["conflicts"][0]["hunks"][0]["upstream"],
+        serde_json::json!(["b line 2 upstream"])
+    );
+    assert_eq!(
+        patches[2]["conflicts"][0]["hunks"][0]["patch"],
+        serde_json::json!(["b line 2 from patch"])
+    );
+    assert_eq!(
+        patches[3]["blocked_by"],
+        serde_json::json!(["qemu/b-change-line-two"])
+    );
+    assert_eq!(
+        patches[5]["blocked_by"],
+        serde_json::json!(["qemu/b-change-line-two"])
+    );
+
+    // Nothing of the user's moved.
+    assert_eq!(project.git(&["rev-parse", "carried"]), branch_before);
+    assert_eq!(project.git(&["status", "--porcelain"]), status_before);
+    // The candidate is upstream plus the applied patches.
+    let candidate = project.git(&["rev-parse", "refs/carry/candidate/qemu"]);
+    assert_eq!(json["projects"][0]["result"], candidate);
+    assert_eq!(
+        project.git(&[
+            "rev-list",
+            "--count",
+            "refs/carry/upstream/heads/main..refs/carry/candidate/qemu"
+        ]),
+        "2"
+    );
+
+    check_against_git(&project.path, &json);
+}
+
+/// For every applied patch, git's own merge gives the same tree; for every conflict, git
+/// conflicts too; landed-by-patch-id equals `git cherry`.
+fn check_against_git(repo: &Path, json: &serde_json::Value) {
+    let git = TestRepo::open(repo);
+    let onto = git.git(&["rev-parse", "refs/carry/upstream/heads/main"]);
+    let mut previous = onto.clone();
+    for patch in json["projects"][0]["patches"].as_array().expect("patches") {
+        let from = patch["from"].as_str().expect("from");
+        match patch["outcome"].as_str() {
+            Some("applied") => {
+                let to = patch["to"].as_str().expect("to");
+                let out = git.git_output(&[
+                    "merge-tree",
+                    "--write-tree",
+                    &format!("--merge-base={from}^"),
+                    &previous,
+                    from,
+                ]);
+                assert!(out.status.success(), "git merges {from} cleanly too");
+                let git_tree = String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                assert_eq!(
+                    git.git(&["rev-parse", &format!("{to}^{{tree}}")]),
+                    git_tree,
+                    "tree of {from}"
+                );
+                to.clone_into(&mut previous);
+            }
+            Some("conflict") => {
+                let out = git.git_output(&[
+                    "merge-tree",
+                    "--write-tree",
+                    &format!("--merge-base={from}^"),
+                    &previous,
+                    from,
+                ]);
+                assert_eq!(out.status.code(), Some(1), "git conflicts on {from} too");
+            }
+            _ => {}
+        }
+    }
+    let cherry = git.git(&["cherry", &onto, "carried", "v1"]);
+    let git_landed: Vec<&str> = cherry
+        .lines()
+        .filter_map(|l| l.strip_prefix("- "))
+        .collect();
+    let carry_landed: Vec<&str> = json["projects"][0]["patches"]
+        .as_array()
+        .expect("patches")
+        .iter()
+        .filter(|p| p["by"] == "patch-id")
+        .filter_map(|p| p["from"].as_str())
+        .collect();
+    assert_eq!(carry_landed, git_landed);
+}
+
+#[test]
+fn a_second_run_with_nothing_moved_is_unchanged_and_clean() {
+    let workspace = TestWorkspace::new(&MANIFEST.replace(", base = \"v1\"", ""));
+    let upstream = workspace.repo("mirrors/qemu");
+    upstream.commit_file("a.c", "a\n", "initial");
+    clone(&workspace, "mirrors/qemu", "repos/qemu");
+    let project = TestRepo::open(&workspace.path().join("repos/qemu"));
+    project.git(&["checkout", "-q", "-b", "carried"]);
+    project.commit_file("b.c", "b\n", "b: add");
+    let output = workspace.carry(&["run", "--no-test"]);
+    assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
+    assert!(output.stdout.contains("unchanged"), "{}", output.stdout);
+    let all = workspace.carry(&["run", "--no-test", "--all", "--json"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    let json: serde_json::Value = serde_json::from_str(&all.stdout).expect("JSON");
+    // Re-applying onto the same base gives back the very same commit.
+    assert_eq!(
+        json["projects"][0]["patches"][0]["to"],
+        json["projects"][0]["patches"][0]["from"]
+    );
+}
+
+#[test]
+fn run_without_no_test_says_tests_are_not_built_yet() {
+    let workspace = TestWorkspace::new(MANIFEST);
+    let output = workspace.carry(&["run"]);
+    assert_eq!(output.code, 2);
+}
