@@ -24,7 +24,7 @@ impl Progress for LineProgress {
                 anstream::eprintln!("rebasing {project} ({patches} patches)");
             }
             RunEvent::ProjectDone { project, summary } => {
-                anstream::eprintln!("{project}: {summary}")
+                anstream::eprintln!("{project}: {summary}");
             }
         }
     }

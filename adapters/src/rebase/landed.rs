@@ -228,21 +228,7 @@ pub(crate) fn commit_paths(
 
 /// `git patch-id --stable` of a commit against its first parent; `None` for an empty change.
 pub fn patch_id(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Option<Oid>, GitError> {
-    let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
-    let parent_tree = match commit.parent(0) {
-        Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
-        Err(_) => None,
-    };
-    let diff = repo
-        .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)
-        .map_err(GitError::git("diffing a commit"))?;
-    if diff.deltas().len() == 0 {
-        return Ok(None);
-    }
-    let id = diff
-        .patchid(None)
-        .map_err(GitError::git("computing a patch-id"))?;
-    Ok(Some(id))
+    super::patch_id::commit_patch_id(repo, commit)
 }
 
 /// Upstream commit ids a message names: cherry-pick lines, `Git-commit:` and

@@ -13,6 +13,7 @@ pub mod apply;
 mod census;
 pub mod landed;
 pub mod merge;
+mod patch_id;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -188,78 +189,77 @@ pub fn rebase_series(
             }
         }
 
-        let outcome = if blockers.is_empty() {
-            match index.find(repo, &commit, &paths, cache)? {
-                Some((upstream, by)) => Outcome::Landed {
-                    upstream_commit: upstream.map(|id| id.to_string()),
-                    by,
+        // Landed first: what upstream already has is landed, whatever came before it.
+        let landed = index.find(repo, &commit, &paths, cache)?;
+        let outcome = if let Some((upstream, by)) = landed {
+            Outcome::Landed {
+                upstream_commit: upstream.map(|id| id.to_string()),
+                by,
+            }
+        } else if blockers.is_empty() {
+            let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
+            let merged = match merge::merge_changes(repo, &changes, &tip_tree)? {
+                TreeMerge::NeedsFullMerge => {
+                    full_merge(repo, &parent_tree, &tip_tree, &commit_tree)?
+                }
+                other => other,
+            };
+            match merged {
+                TreeMerge::Clean(tree) if tree == tip_tree.id() => Outcome::Landed {
+                    upstream_commit: index
+                        .touching(paths.iter().map(String::as_str))
+                        .last()
+                        .map(ToString::to_string),
+                    by: LandedBy::Empty,
                 },
-                None => {
-                    let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-                    let merged = match merge::merge_changes(repo, &changes, &tip_tree)? {
-                        TreeMerge::NeedsFullMerge => {
-                            full_merge(repo, &parent_tree, &tip_tree, &commit_tree)?
-                        }
-                        other => other,
+                TreeMerge::Clean(tree) => {
+                    let tree = repo
+                        .find_tree(tree)
+                        .map_err(GitError::git("reading a merged tree"))?;
+                    let id = repo
+                        .commit(
+                            None,
+                            &commit.author(),
+                            &commit.committer(),
+                            &message,
+                            &tree,
+                            &[&tip],
+                        )
+                        .map_err(GitError::git("writing a rebased commit"))?;
+                    tip = repo
+                        .find_commit(id)
+                        .map_err(GitError::git("reading a rebased commit"))?;
+                    Outcome::Applied { to: id.to_string() }
+                }
+                TreeMerge::Conflict(conflicts) => {
+                    let conflict_paths: Vec<String> =
+                        conflicts.iter().map(|c| c.path.clone()).collect();
+                    let upstream_commits = index
+                        .touching(conflict_paths.iter().map(String::as_str))
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    let first_bad = if options.skip_first_bad {
+                        None
+                    } else {
+                        census::first_bad(
+                            repo,
+                            request.old_base,
+                            request.onto,
+                            &parent_tree,
+                            &changes,
+                        )?
+                        .map(|id| id.to_string())
                     };
-                    match merged {
-                        TreeMerge::Clean(tree) if tree == tip_tree.id() => Outcome::Landed {
-                            upstream_commit: index
-                                .touching(paths.iter().map(String::as_str))
-                                .last()
-                                .map(ToString::to_string),
-                            by: LandedBy::Empty,
-                        },
-                        TreeMerge::Clean(tree) => {
-                            let tree = repo
-                                .find_tree(tree)
-                                .map_err(GitError::git("reading a merged tree"))?;
-                            let id = repo
-                                .commit(
-                                    None,
-                                    &commit.author(),
-                                    &commit.committer(),
-                                    &message,
-                                    &tree,
-                                    &[&tip],
-                                )
-                                .map_err(GitError::git("writing a rebased commit"))?;
-                            tip = repo
-                                .find_commit(id)
-                                .map_err(GitError::git("reading a rebased commit"))?;
-                            Outcome::Applied { to: id.to_string() }
-                        }
-                        TreeMerge::Conflict(conflicts) => {
-                            let conflict_paths: Vec<String> =
-                                conflicts.iter().map(|c| c.path.clone()).collect();
-                            let upstream_commits = index
-                                .touching(conflict_paths.iter().map(String::as_str))
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect();
-                            let first_bad = if options.skip_first_bad {
-                                None
-                            } else {
-                                census::first_bad(
-                                    repo,
-                                    request.old_base,
-                                    request.onto,
-                                    &parent_tree,
-                                    &changes,
-                                )?
-                                .map(|id| id.to_string())
-                            };
-                            Outcome::Conflict {
-                                paths: conflict_paths,
-                                conflicts,
-                                upstream_commits,
-                                first_bad,
-                            }
-                        }
-                        TreeMerge::NeedsFullMerge => {
-                            unreachable!("the full merge never asks for itself")
-                        }
+                    Outcome::Conflict {
+                        paths: conflict_paths,
+                        conflicts,
+                        upstream_commits,
+                        first_bad,
                     }
+                }
+                TreeMerge::NeedsFullMerge => {
+                    unreachable!("the full merge never asks for itself")
                 }
             }
         } else {

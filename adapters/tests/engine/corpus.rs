@@ -1,0 +1,324 @@
+//! Tricky cases, each a small history with a sketch, checked against git and for its verdict.
+
+use carry_adapters::rebase::Outcome;
+use carry_adapters::rebase::SeriesResult;
+use carry_adapters::rebase::landed::LandedBy;
+
+use crate::oracle;
+use crate::repo::TestRepo;
+
+/// A repository with `base` committed on `main`, a `series` branch from it, and `main` checked
+/// out again; `upstream` and `series` then build the two sides.
+fn history(
+    base: &[(&str, &str)],
+    upstream: impl FnOnce(&TestRepo),
+    series: impl FnOnce(&TestRepo),
+) -> (tempfile::TempDir, TestRepo, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = TestRepo::init(dir.path());
+    for (file, text) in base {
+        repo.write(file, text);
+    }
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "base"]);
+    let base = repo.head();
+    repo.git(&["checkout", "-q", "-b", "series"]);
+    series(&repo);
+    repo.git(&["checkout", "-q", "main"]);
+    upstream(&repo);
+    (dir, repo, base)
+}
+
+fn run(repo: &TestRepo, base: &str) -> SeriesResult {
+    let result = oracle::rebase(repo, base, "series", "main");
+    if let Err(disagreement) = oracle::check(repo, base, "series", "main", &result) {
+        panic!("carry and git disagree: {disagreement}");
+    }
+    result
+}
+
+fn kinds(result: &SeriesResult) -> Vec<&'static str> {
+    result
+        .patches
+        .iter()
+        .map(|p| match &p.outcome {
+            Outcome::Applied { .. } => "applied",
+            Outcome::Landed {
+                by: LandedBy::Empty,
+                ..
+            } => "landed-empty",
+            Outcome::Landed {
+                by: LandedBy::PatchId,
+                ..
+            } => "landed-patch-id",
+            Outcome::Landed {
+                by: LandedBy::ChangeId,
+                ..
+            } => "landed-change-id",
+            Outcome::Landed {
+                by: LandedBy::CherryPick,
+                ..
+            } => "landed-cherry-pick",
+            Outcome::Conflict { .. } => "conflict",
+            Outcome::Blocked { .. } => "blocked",
+        })
+        .collect()
+}
+
+const STANZAS: &str =
+    "block {\n  call();\n}\nblock {\n  call();\n}\nblock {\n  call();\n}\nblock {\n  call();\n}\n";
+
+#[test]
+fn repeated_stanzas_merge_where_git_merges_them() {
+    let (_dir, repo, base) = history(
+        &[("s.c", STANZAS)],
+        |r| {
+            r.commit_file(
+                "s.c",
+                &STANZAS
+                    .replacen("  call();\n", "  call();\n  again();\n", 3)
+                    .replacen("  call();\n  again();\n", "  call();\n", 2),
+                "upstream: third stanza",
+            );
+        },
+        |r| {
+            r.commit_file(
+                "s.c",
+                &STANZAS
+                    .replacen("block {\n  call();", "block {\n  other();", 2)
+                    .replacen("block {\n  other();", "block {\n  call();", 1),
+                "patch: second stanza",
+            );
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied"]);
+}
+
+#[test]
+fn a_file_renamed_upstream_carries_the_patch_along() {
+    let text = "one\ntwo\nthree\nfour\nfive\nsix\nseven\n";
+    let (_dir, repo, base) = history(
+        &[("old.c", text), ("other.c", "x\n")],
+        |r| {
+            r.git(&["mv", "old.c", "new.c"]);
+            r.git(&["commit", "-q", "-m", "rename"]);
+        },
+        |r| {
+            r.commit_file("old.c", &text.replace("six", "SIX"), "patch: six");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied"]);
+}
+
+#[test]
+fn a_mode_change_upstream_keeps_the_patch_content() {
+    let (_dir, repo, base) = history(
+        &[("run.sh", "echo one\necho two\n")],
+        |r| {
+            r.git(&["update-index", "--chmod=+x", "run.sh"]);
+            r.git(&["commit", "-q", "-m", "executable"]);
+        },
+        |r| {
+            r.commit_file("run.sh", "echo one\necho 2\n", "patch: two");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied"]);
+}
+
+#[test]
+fn binary_files_conflict_only_when_both_sides_change_them() {
+    let (_dir, repo, base) = history(
+        &[("a.bin", "A\0one"), ("b.bin", "B\0one")],
+        |r| {
+            r.commit_file("a.bin", "A\0upstream", "upstream: a.bin");
+        },
+        |r| {
+            r.commit_file("a.bin", "A\0patch", "patch: a.bin");
+            r.commit_file("b.bin", "B\0patch", "patch: b.bin");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["conflict", "applied"]);
+}
+
+#[test]
+fn deletions_apply_or_conflict_as_git_says() {
+    let (_dir, repo, base) = history(
+        &[("keep.c", "k\n"), ("gone.c", "g\n"), ("edited.c", "e\n")],
+        |r| {
+            r.commit_file("edited.c", "e upstream\n", "upstream: edit");
+        },
+        |r| {
+            r.git(&["rm", "-q", "gone.c"]);
+            r.git(&["commit", "-q", "-m", "patch: remove gone.c"]);
+            r.git(&["rm", "-q", "edited.c"]);
+            r.git(&["commit", "-q", "-m", "patch: remove edited.c"]);
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied", "conflict"]);
+}
+
+#[test]
+fn a_patch_upstream_made_with_more_is_landed_as_empty() {
+    let (_dir, repo, base) = history(
+        &[("a.c", "1\n2\n3\n"), ("b.c", "b\n")],
+        |r| {
+            r.write("a.c", "1\n2 fixed\n3\n");
+            r.write("b.c", "b fixed\n");
+            r.git(&["commit", "-q", "-am", "upstream: fix both"]);
+        },
+        |r| {
+            r.commit_file("a.c", "1\n2 fixed\n3\n", "patch: fix a");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["landed-empty"]);
+}
+
+#[test]
+fn whitespace_only_changes_are_changes() {
+    let (_dir, repo, base) = history(
+        &[("w.c", "a\nb\nc\nd\ne\nf\n")],
+        |r| {
+            r.commit_file("w.c", "a\nB\nc\nd\ne\nf\n", "upstream: b");
+        },
+        |r| {
+            r.commit_file("w.c", "a\nb \nc\nd\ne\nf\n", "patch: trailing space on b");
+            r.commit_file("w.c", "a\nb \nc\nd\ne\nf  \n", "patch: trailing space on f");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["conflict", "blocked"]);
+}
+
+#[test]
+fn change_id_and_cherry_pick_trailers_land_before_any_merge() {
+    let (_dir, repo, base) = history(
+        &[("a.c", "1\n2\n3\n4\n5\n6\n7\n8\n"), ("b.c", "b\n")],
+        |r| {
+            // Upstream took the change reworded and reworked (no patch-id match), then changed
+            // the same lines again: a plain re-merge would conflict.
+            r.commit_file(
+                "a.c",
+                "1\n2 v2\n3\n4\n5\n6\n7\n8\n",
+                "fix two, v2\n\nChange-Id: I1111111111111111111111111111111111111111",
+            );
+            r.commit_file("a.c", "1\n2 v3\n3\n4\n5\n6\n7\n8\n", "rework two again");
+            r.commit_file("b.c", "b upstream\n", "upstream b");
+        },
+        |r| {
+            r.commit_file(
+                "a.c",
+                "1\n2 v1\n3\n4\n5\n6\n7\n8\n",
+                "fix two\n\nChange-Id: I1111111111111111111111111111111111111111",
+            );
+        },
+    );
+    let upstream_b = repo.git(&["rev-parse", "main"]);
+    repo.git(&["checkout", "-q", "series"]);
+    repo.commit_file(
+        "b.c",
+        "b upstream\n",
+        &format!("take upstream b\n\n(cherry picked from commit {upstream_b})"),
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["landed-change-id", "landed-cherry-pick"]);
+    let Outcome::Landed {
+        upstream_commit, ..
+    } = &result.patches[1].outcome
+    else {
+        panic!("landed");
+    };
+    assert_eq!(upstream_commit.as_deref(), Some(upstream_b.as_str()));
+}
+
+#[test]
+fn a_same_subject_upstream_gets_a_note_not_a_drop() {
+    let (_dir, repo, base) = history(
+        &[("a.c", "1\n2\n3\n"), ("b.c", "b\n")],
+        |r| {
+            r.commit_file("b.c", "b other\n", "[PATCH] net: fix the thing");
+        },
+        |r| {
+            r.commit_file("a.c", "1\n2 mine\n3\n", "net: fix the thing");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied"]);
+    assert_eq!(
+        result.patches[0].notes.len(),
+        1,
+        "{:?}",
+        result.patches[0].notes
+    );
+}
+
+#[test]
+fn a_file_added_on_both_sides_alike_is_clean() {
+    let (_dir, repo, base) = history(
+        &[("a.c", "a\n")],
+        |r| {
+            r.commit_file("new.c", "same\n", "upstream: add new.c");
+        },
+        |r| {
+            r.commit_file("new.c", "same\n", "patch: add new.c");
+            r.commit_file("a.c", "a2\n", "patch: a");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["landed-patch-id", "applied"]);
+}
+
+/// Text changes, additions, deletions and mode changes; binary files are left to the cherry
+/// oracle, because `git patch-id` reading `git show` text hashes them differently from the
+/// patch-ids `git cherry` computes, and carry follows `git cherry`.
+#[test]
+fn patch_ids_equal_git_patch_id_stable() {
+    let (_dir, repo, _base) = history(
+        &[("a.c", "1\n2\n3\n"), ("b.c", "b\n")],
+        |_| {},
+        |r| {
+            r.write("a.c", "1\n2 changed\n3\n4\n");
+            r.write("b.c", "b\n  spaced  \n");
+            r.write("c.c", "new\n");
+            let script = r.path.join("a.c");
+            std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .expect("chmod");
+            r.git(&["add", "-A"]);
+            r.git(&["commit", "-q", "-m", "several files"]);
+            r.git(&["rm", "-q", "b.c"]);
+            r.git(&["commit", "-q", "-m", "delete"]);
+        },
+    );
+    let git = git2::Repository::open(&repo.path).expect("open");
+    for rev in ["series", "series~1"] {
+        let id = repo.git(&["rev-parse", rev]);
+        let show = repo.git_output(&["show", &id]);
+        let mut child = std::process::Command::new("git")
+            .args(["patch-id", "--stable"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("git patch-id");
+        std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), &show.stdout)
+            .expect("write");
+        let out = child.wait_with_output().expect("patch-id output");
+        let git_id = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let commit = git
+            .find_commit(git2::Oid::from_str(&id).expect("oid"))
+            .expect("commit");
+        let carry_id = carry_adapters::rebase::landed::patch_id(&git, &commit)
+            .expect("patch-id")
+            .expect("non-empty");
+        assert_eq!(carry_id.to_string(), git_id, "{rev}");
+    }
+}

@@ -1,0 +1,210 @@
+//! Generated histories: a base, an upstream that moves, a series on the old base, some of
+//! whose patches upstream also took. carry and git must agree on every patch.
+//!
+//! `CARRY_ORACLE_CASES` sets the number of histories (default 40).
+
+use proptest::prelude::*;
+
+use crate::oracle;
+use crate::repo::TestRepo;
+
+const VOCABULARY: &[&str] = &[
+    "{",
+    "}",
+    "",
+    "return 0;",
+    "x++;",
+    "if (x) {",
+    "foo();",
+    "bar();",
+    "/* comment */",
+    "\tindented();",
+];
+
+#[derive(Debug, Clone)]
+enum Edit {
+    Replace(prop::sample::Index, prop::sample::Index, usize),
+    Insert(prop::sample::Index, prop::sample::Index, usize),
+    Delete(prop::sample::Index, prop::sample::Index),
+    DeleteFile(prop::sample::Index),
+    AddFile(usize),
+    Chmod(prop::sample::Index),
+    Whitespace(prop::sample::Index, prop::sample::Index),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let index = any::<prop::sample::Index>;
+    prop_oneof![
+        6 => (index(), index(), 0..VOCABULARY.len() + 4).prop_map(|(f, l, w)| Edit::Replace(f, l, w)),
+        4 => (index(), index(), 0..VOCABULARY.len() + 4).prop_map(|(f, l, w)| Edit::Insert(f, l, w)),
+        3 => (index(), index()).prop_map(|(f, l)| Edit::Delete(f, l)),
+        1 => index().prop_map(Edit::DeleteFile),
+        1 => (0..3usize).prop_map(Edit::AddFile),
+        1 => index().prop_map(Edit::Chmod),
+        1 => (index(), index()).prop_map(|(f, l)| Edit::Whitespace(f, l)),
+    ]
+}
+
+fn word(w: usize, salt: &str) -> String {
+    VOCABULARY
+        .get(w)
+        .map_or_else(|| format!("unique {salt} {w}"), |s| (*s).to_owned())
+}
+
+/// Applies `edit` to the working tree of `repo` (files `f0.c`…); returns false if it did nothing.
+fn apply(repo: &TestRepo, edit: &Edit, salt: &str) -> bool {
+    let mut files: Vec<String> = std::fs::read_dir(&repo.path)
+        .expect("read tree")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "c")
+        })
+        .collect();
+    files.sort();
+    let read = |f: &str| -> Vec<String> {
+        std::fs::read_to_string(repo.path.join(f))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let write = |f: &str, lines: &[String]| {
+        let mut text = lines.join("\n");
+        if !lines.is_empty() {
+            text.push('\n');
+        }
+        repo.write(f, &text);
+    };
+    match edit {
+        Edit::AddFile(n) => {
+            let name = format!("new{n}.c");
+            write(
+                &name,
+                &[format!("added {salt}"), "{".to_owned(), "}".to_owned()],
+            );
+            true
+        }
+        _ if files.is_empty() => false,
+        Edit::Replace(f, l, w) | Edit::Insert(f, l, w) => {
+            let file = &files[f.index(files.len())];
+            let mut lines = read(file);
+            let at = l.index(lines.len() + 1);
+            let new = word(*w, salt);
+            if matches!(edit, Edit::Replace(..)) && at < lines.len() {
+                lines[at] = new;
+            } else {
+                lines.insert(at, new);
+            }
+            write(file, &lines);
+            true
+        }
+        Edit::Delete(f, l) => {
+            let file = &files[f.index(files.len())];
+            let mut lines = read(file);
+            if lines.is_empty() {
+                return false;
+            }
+            lines.remove(l.index(lines.len()));
+            write(file, &lines);
+            true
+        }
+        Edit::Whitespace(f, l) => {
+            let file = &files[f.index(files.len())];
+            let mut lines = read(file);
+            if lines.is_empty() {
+                return false;
+            }
+            let at = l.index(lines.len());
+            lines[at].push(' ');
+            write(file, &lines);
+            true
+        }
+        Edit::DeleteFile(f) => {
+            std::fs::remove_file(repo.path.join(&files[f.index(files.len())])).expect("remove");
+            true
+        }
+        Edit::Chmod(f) => {
+            use std::os::unix::fs::PermissionsExt;
+            let path = repo.path.join(&files[f.index(files.len())]);
+            let mode = std::fs::metadata(&path)
+                .expect("metadata")
+                .permissions()
+                .mode();
+            let toggled = if mode & 0o111 == 0 { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(toggled))
+                .expect("chmod");
+            true
+        }
+    }
+}
+
+fn commit(repo: &TestRepo, edits: &[Edit], salt: &str) {
+    let mut changed = false;
+    for edit in edits {
+        changed |= apply(repo, edit, salt);
+    }
+    repo.git(&["add", "-A"]);
+    if changed && !repo.git(&["status", "--porcelain"]).is_empty() {
+        repo.git(&["commit", "-q", "-m", &format!("change {salt}")]);
+    }
+}
+
+fn cases() -> u32 {
+    std::env::var("CARRY_ORACLE_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// ```text
+    /// base --- u1 --- … --- uN (+ cherry-picks of some series patches)   upstream
+    ///     \--- s1 --- … --- sM                                           series
+    /// ```
+    #[test]
+    fn carry_agrees_with_git_on_generated_histories(
+        files in proptest::collection::vec(proptest::collection::vec(0..VOCABULARY.len() + 4, 3..14), 1..4),
+        upstream in proptest::collection::vec(proptest::collection::vec(edit(), 1..3), 1..5),
+        series in proptest::collection::vec(proptest::collection::vec(edit(), 1..3), 1..6),
+        picks in proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = TestRepo::init(dir.path());
+        for (i, words) in files.iter().enumerate() {
+            let lines: Vec<String> = words.iter().map(|w| word(*w, &format!("base{i}"))).collect();
+            repo.write(&format!("f{i}.c"), &(lines.join("\n") + "\n"));
+        }
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "base"]);
+        repo.git(&["branch", "series"]);
+        for (i, edits) in upstream.iter().enumerate() {
+            commit(&repo, edits, &format!("u{i}"));
+        }
+        repo.git(&["checkout", "-q", "series"]);
+        for (i, edits) in series.iter().enumerate() {
+            commit(&repo, edits, &format!("s{i}"));
+        }
+        repo.git(&["checkout", "-q", "main"]);
+        let series_commits = repo.git(&["rev-list", "--reverse", "main..series"]);
+        let series_commits: Vec<&str> = series_commits.lines().collect();
+        for pick in &picks {
+            if series_commits.is_empty() {
+                break;
+            }
+            let chosen = series_commits[pick.index(series_commits.len())];
+            if !repo.git_output(&["cherry-pick", "--allow-empty", chosen]).status.success() {
+                repo.git_output(&["cherry-pick", "--abort"]);
+            }
+        }
+        let base = repo.git(&["merge-base", "main", "series"]);
+        let result = oracle::rebase(&repo, &base, "series", "main");
+        if let Err(disagreement) = oracle::check(&repo, &base, "series", "main", &result) {
+            return Err(TestCaseError::fail(disagreement));
+        }
+    }
+}
