@@ -200,30 +200,14 @@ impl UpstreamIndex {
 }
 
 /// The paths a commit changes relative to its first parent (all of its tree for a root).
-pub(crate) fn commit_paths(
-    repo: &Repository,
-    commit: &git2::Commit<'_>,
-) -> Result<Vec<String>, GitError> {
+pub(crate) fn commit_paths(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Vec<String>, GitError> {
     let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
     let parent_tree = match commit.parent(0) {
         Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
         Err(_) => None,
     };
-    let diff = repo
-        .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)
-        .map_err(GitError::git("diffing an upstream commit"))?;
-    let mut paths = Vec::with_capacity(diff.deltas().len());
-    for delta in diff.deltas() {
-        for file in [delta.old_file(), delta.new_file()] {
-            if let Some(path) = file.path() {
-                let path = path.to_string_lossy().into_owned();
-                if paths.last() != Some(&path) {
-                    paths.push(path);
-                }
-            }
-        }
-    }
-    Ok(paths)
+    let changes = super::tree_diff::tree_changes(repo, parent_tree.as_ref(), Some(&tree))?;
+    Ok(changes.into_iter().map(|change| change.path).collect())
 }
 
 /// `git patch-id --stable` of a commit against its first parent; `None` for an empty change.

@@ -95,44 +95,8 @@ pub(crate) struct PathChange {
 }
 
 /// The paths `old` → `new` changes, without rename detection, in path order.
-pub(crate) fn changes(
-    repo: &Repository,
-    old: &Tree<'_>,
-    new: &Tree<'_>,
-) -> Result<Vec<PathChange>, GitError> {
-    let mut options = git2::DiffOptions::new();
-    options.ignore_submodules(false).include_typechange(true);
-    let diff = repo
-        .diff_tree_to_tree(Some(old), Some(new), Some(&mut options))
-        .map_err(GitError::git("diffing a patch"))?;
-    let mut out = Vec::with_capacity(diff.deltas().len());
-    for delta in diff.deltas() {
-        let entry = |file: git2::DiffFile<'_>| {
-            (!file.id().is_zero()).then(|| Entry {
-                id: file.id(),
-                mode: i32::from(file.mode()),
-            })
-        };
-        let path = delta
-            .new_file()
-            .path()
-            .or_else(|| delta.old_file().path())
-            .map(path_string)
-            .unwrap_or_default();
-        let before = entry(delta.old_file());
-        let after = entry(delta.new_file());
-        // A type change (file ↔ symlink) shows as one delta; keep both ends.
-        out.push(PathChange {
-            path,
-            before,
-            after,
-        });
-    }
-    Ok(out)
-}
-
-fn path_string(path: &Path) -> String {
-    path.to_string_lossy().replace('\\', "/")
+pub(crate) fn changes(repo: &Repository, old: &Tree<'_>, new: &Tree<'_>) -> Result<Vec<PathChange>, GitError> {
+    super::tree_diff::tree_changes(repo, Some(old), Some(new))
 }
 
 /// The entry at `path` in `tree`: `Ok(None)` when absent, `Err(())` when it is a directory.

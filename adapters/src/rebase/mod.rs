@@ -14,6 +14,7 @@ mod census;
 pub mod landed;
 pub mod merge;
 mod patch_id;
+mod tree_diff;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -152,7 +153,17 @@ pub fn rebase_series(
     cache: &mut UpstreamCache,
     options: &RebaseOptions,
 ) -> Result<SeriesResult, RebaseError> {
+    // carry wrote or verified every object it reads back here; git's checks on creation and
+    // hash verification on read only cost time (process-wide settings, safe to repeat).
+    git2::opts::strict_object_creation(false);
+    git2::opts::strict_hash_verification(false);
+    let started = std::time::Instant::now();
     let index = UpstreamIndex::build(repo, request.old_base, request.onto, cache)?;
+    tracing::debug!(
+        commits = index.len(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "landed index built"
+    );
     let mut tip = repo
         .find_commit(request.onto)
         .map_err(GitError::git("reading the new upstream commit"))?;
@@ -292,6 +303,11 @@ pub fn rebase_series(
             notes,
         });
     }
+    tracing::debug!(
+        patches = results.len(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "rebased series"
+    );
     Ok(SeriesResult {
         tip: tip.id(),
         patches: results,

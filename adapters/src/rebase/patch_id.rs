@@ -6,48 +6,40 @@
 //! blob ids (binary files) or the `---`/`+++` lines and every `+`/`-`/context line of a
 //! three-line-context diff with all whitespace removed; the files' digests are summed
 //! byte-wise with carry, so file order does not matter. The diff lines come from libgit2,
-//! whose xdiff is git's.
+//! whose xdiff is git's, file by file from the blobs.
 
 use git2::Oid;
 use git2::Repository;
 
 use crate::git::GitError;
+use super::tree_diff::tree_changes;
 use crate::rebase::merge::is_binary;
 
 /// The patch-id of `commit` against its first parent (its whole tree for a root commit);
 /// `None` when it changes nothing.
-pub(crate) fn commit_patch_id(
-    repo: &Repository,
-    commit: &git2::Commit<'_>,
-) -> Result<Option<Oid>, GitError> {
+pub(crate) fn commit_patch_id(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Option<Oid>, GitError> {
     let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
     let parent_tree = match commit.parent(0) {
         Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
         Err(_) => None,
     };
-    let mut options = git2::DiffOptions::new();
-    options.context_lines(3).interhunk_lines(0);
-    let diff = repo
-        .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut options))
-        .map_err(GitError::git("diffing a commit"))?;
-    if diff.deltas().len() == 0 {
+    let changes = tree_changes(repo, parent_tree.as_ref(), Some(&tree))?;
+    if changes.is_empty() {
         return Ok(None);
     }
     let mut sum = [0u8; 20];
-    for (index, delta) in diff.deltas().enumerate() {
-        if delta.status() == git2::Delta::Unmodified {
-            continue;
-        }
-        let (old, new) = (delta.old_file(), delta.new_file());
-        let old_path = path_bytes(old.path().or(new.path()));
-        let new_path = path_bytes(new.path().or(old.path()));
-        let (old_mode, new_mode) = (u32::from(old.mode()), u32::from(new.mode()));
+    for change in &changes {
+        let path = change.path.as_bytes();
+        let old_mode = change.before.map_or(0, |e| e.mode);
+        let new_mode = change.after.map_or(0, |e| e.mode);
+        let old_id = change.before.map_or_else(Oid::zero, |e| e.id);
+        let new_id = change.after.map_or_else(Oid::zero, |e| e.id);
         let mut hash = sha1_smol::Sha1::new();
         hash.update(b"diff--git");
         hash.update(b"a/");
-        hash.update(&without_space(&old_path));
+        hash.update(&without_space(path));
         hash.update(b"b/");
-        hash.update(&without_space(&new_path));
+        hash.update(&without_space(path));
         if old_mode == 0 {
             hash.update(b"newfilemode");
             hash.update(format!("{new_mode:06o}").as_bytes());
@@ -60,42 +52,48 @@ pub(crate) fn commit_patch_id(
             hash.update(b"newmode");
             hash.update(format!("{new_mode:06o}").as_bytes());
         }
-        let binary = blob_is_binary(repo, old.id())? || blob_is_binary(repo, new.id())?;
+        let old_blob = blob(repo, old_id)?;
+        let new_blob = blob(repo, new_id)?;
+        let binary = old_blob.as_ref().is_some_and(|b| is_binary(b.content()))
+            || new_blob.as_ref().is_some_and(|b| is_binary(b.content()));
         if binary {
-            hash.update(old.id().to_string().as_bytes());
-            hash.update(new.id().to_string().as_bytes());
+            hash.update(old_id.to_string().as_bytes());
+            hash.update(new_id.to_string().as_bytes());
         } else {
             if old_mode == 0 {
                 hash.update(b"---/dev/null");
                 hash.update(b"+++b/");
-                hash.update(&without_space(&new_path));
+                hash.update(&without_space(path));
             } else if new_mode == 0 {
                 hash.update(b"---a/");
-                hash.update(&without_space(&old_path));
+                hash.update(&without_space(path));
                 hash.update(b"+++/dev/null");
             } else {
                 hash.update(b"---a/");
-                hash.update(&without_space(&old_path));
+                hash.update(&without_space(path));
                 hash.update(b"+++b/");
-                hash.update(&without_space(&new_path));
+                hash.update(&without_space(path));
             }
-            if let Some(patch) =
-                git2::Patch::from_diff(&diff, index).map_err(GitError::git("diffing a file"))?
-            {
-                for hunk in 0..patch.num_hunks() {
-                    let lines = patch
-                        .num_lines_in_hunk(hunk)
-                        .map_err(GitError::git("diffing a file"))?;
-                    for line in 0..lines {
-                        let line = patch
-                            .line_in_hunk(hunk, line)
-                            .map_err(GitError::git("diffing a file"))?;
-                        let origin = line.origin();
-                        if matches!(origin, '+' | '-' | ' ') {
-                            let mut bytes = vec![u8::try_from(origin).unwrap_or(b' ')];
-                            bytes.extend_from_slice(line.content());
-                            hash.update(&without_space(&bytes));
-                        }
+            let mut options = git2::DiffOptions::new();
+            options.context_lines(3).interhunk_lines(0);
+            let as_path = std::path::Path::new(&change.path);
+            let patch = git2::Patch::from_buffers(
+                old_blob.as_ref().map_or(&[][..], git2::Blob::content),
+                Some(as_path),
+                new_blob.as_ref().map_or(&[][..], git2::Blob::content),
+                Some(as_path),
+                Some(&mut options),
+            )
+            .map_err(GitError::git("diffing a file"))?;
+            for hunk in 0..patch.num_hunks() {
+                let lines = patch.num_lines_in_hunk(hunk).map_err(GitError::git("diffing a file"))?;
+                for line in 0..lines {
+                    let line = patch.line_in_hunk(hunk, line).map_err(GitError::git("diffing a file"))?;
+                    let origin = line.origin();
+                    if matches!(origin, '+' | '-' | ' ') {
+                        let mut bytes = vec![u8::try_from(origin).unwrap_or(b' ')];
+                        bytes.extend_from_slice(line.content());
+                        hash.update(&without_space(&bytes));
                     }
                 }
             }
@@ -111,11 +109,6 @@ pub(crate) fn commit_patch_id(
     Ok(Oid::from_bytes(&sum).ok())
 }
 
-fn path_bytes(path: Option<&std::path::Path>) -> Vec<u8> {
-    path.map(|p| p.to_string_lossy().into_owned().into_bytes())
-        .unwrap_or_default()
-}
-
 /// git's `remove_space`: drops every ASCII whitespace byte.
 fn without_space(bytes: &[u8]) -> Vec<u8> {
     bytes
@@ -125,12 +118,9 @@ fn without_space(bytes: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-fn blob_is_binary(repo: &Repository, id: Oid) -> Result<bool, GitError> {
+fn blob(repo: &Repository, id: Oid) -> Result<Option<git2::Blob<'_>>, GitError> {
     if id.is_zero() {
-        return Ok(false);
+        return Ok(None);
     }
-    let blob = repo
-        .find_blob(id)
-        .map_err(GitError::git("reading a blob"))?;
-    Ok(is_binary(blob.content()))
+    repo.find_blob(id).map(Some).map_err(GitError::git("reading a blob"))
 }

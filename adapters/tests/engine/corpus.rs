@@ -322,3 +322,21 @@ fn patch_ids_equal_git_patch_id_stable() {
         assert_eq!(carry_id.to_string(), git_id, "{rev}");
     }
 }
+
+/// Found by the generated-history property: a repetitive file where upstream inserts a brace
+/// right before the line the patch deletes. git conflicts (the changes touch); so must carry.
+#[test]
+fn an_insertion_touching_a_deletion_conflicts_as_in_git() {
+    let base_text = "\tindented();\n{\n\tindented();\n{\n{\n{\n{\n}\n";
+    let (_dir, repo, base) = history(
+        &[("f0.c", base_text)],
+        |r| {
+            r.commit_file("f0.c", "\tindented();\n{\n{\n\tindented();\n{\n{\n{\n{\n}\n", "upstream: brace");
+        },
+        |r| {
+            r.commit_file("f0.c", "\tindented();\n{\n{\n{\n{\n}\n", "patch: drop a line");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["conflict"]);
+}
