@@ -638,24 +638,40 @@ impl WorkspaceGraph {
 
     /// Which patches are blocked, given patches that failed (conflicted or were blocked in
     /// their own series): every patch that needs one of them through a feature, transitively,
-    /// with the failed patches it needs directly or not. Failed patches themselves are left out.
+    /// with the nearest failed patches on its way (walking needs, stopping at each failed
+    /// patch). Failed patches themselves are left out.
     pub fn blocked_by_needs(
         &self,
         failed: &BTreeSet<PatchRef>,
     ) -> BTreeMap<PatchRef, BTreeSet<PatchRef>> {
-        let mut blocked: BTreeMap<PatchRef, BTreeSet<PatchRef>> = BTreeMap::new();
-        for cause in failed {
-            let Some(&node) = self.patches.get(cause) else {
+        let failed_nodes: Vec<NodeIndex> = failed
+            .iter()
+            .filter_map(|patch| self.patches.get(patch).copied())
+            .collect();
+        let mut blocked = BTreeMap::new();
+        for dependent in self.needs_reach(failed_nodes, Direction::Downstream) {
+            let patch = self.patch_ref(dependent);
+            if failed.contains(patch) {
                 continue;
-            };
-            for dependent in self.needs_reach([node], Direction::Downstream) {
-                let patch = self.patch_ref(dependent);
-                if !failed.contains(patch) {
-                    blocked
-                        .entry(patch.clone())
-                        .or_default()
-                        .insert(cause.clone());
+            }
+            let mut nearest = BTreeSet::new();
+            let mut seen = BTreeSet::from([dependent]);
+            let mut queue = VecDeque::from([dependent]);
+            while let Some(node) = queue.pop_front() {
+                for needed in self.targets(node, Edge::Needs, PetDirection::Outgoing) {
+                    if !seen.insert(needed) {
+                        continue;
+                    }
+                    let needed_ref = self.patch_ref(needed);
+                    if failed.contains(needed_ref) {
+                        nearest.insert(needed_ref.clone());
+                    } else {
+                        queue.push_back(needed);
+                    }
                 }
+            }
+            if !nearest.is_empty() {
+                blocked.insert(patch.clone(), nearest);
             }
         }
         blocked

@@ -663,19 +663,13 @@ fn feature_reports(graph: &WorkspaceGraph, projects: &[ProjectReport]) -> Vec<Fe
             let mut at_risk = false;
             for patch in graph.feature_patches(id) {
                 let key = patch.to_string();
-                match outcomes.get(key.as_str()).map(|p| &p.outcome) {
-                    Some(Outcome::Conflict { .. }) => {
-                        blocked_by.insert(key.clone());
-                    }
-                    Some(Outcome::Blocked { blocked_by: causes }) => {
-                        blocked_by.extend(causes.iter().cloned());
-                    }
-                    _ => {}
+                root_causes(&key, &outcomes, &mut BTreeSet::new(), &mut blocked_by);
+                if errored.contains(&patch.project) {
+                    blocked_by.insert(format!("{} (project error)", patch.project));
                 }
-                if errored.contains(&patch.project)
-                    || outcomes
-                        .get(key.as_str())
-                        .is_some_and(|p| !p.notes.is_empty())
+                if outcomes
+                    .get(key.as_str())
+                    .is_some_and(|p| !p.notes.is_empty())
                 {
                     at_risk = true;
                 }
@@ -694,4 +688,28 @@ fn feature_reports(graph: &WorkspaceGraph, projects: &[ProjectReport]) -> Vec<Fe
             }
         })
         .collect()
+}
+
+/// The conflicts at the root of `patch`'s failure: itself if it conflicted, else the roots of
+/// whatever blocks it.
+fn root_causes(
+    patch: &str,
+    outcomes: &BTreeMap<&str, &PatchReport>,
+    seen: &mut BTreeSet<String>,
+    roots: &mut BTreeSet<String>,
+) {
+    if !seen.insert(patch.to_owned()) {
+        return;
+    }
+    match outcomes.get(patch).map(|p| &p.outcome) {
+        Some(Outcome::Conflict { .. }) => {
+            roots.insert(patch.to_owned());
+        }
+        Some(Outcome::Blocked { blocked_by }) => {
+            for cause in blocked_by {
+                root_causes(cause, outcomes, seen, roots);
+            }
+        }
+        _ => {}
+    }
 }

@@ -274,3 +274,181 @@ fn run_without_no_test_says_tests_are_not_built_yet() {
     let output = workspace.carry(&["run"]);
     assert_eq!(output.code, 2);
 }
+
+/// Three projects tied by a feature, two series forms, one upstream fetched by URL:
+///
+/// ```text
+/// qemu     (branch, file:// URL)  vfio-sriov conflicts with upstream
+/// libvirt  (patch directory)      0001-hostdev-vf needs qemu/vfio-sriov   -> blocked
+///                                 0002-unrelated applies
+/// nova     (branch)               sriov-vf-pci needs libvirt/0001-hostdev-vf -> blocked
+/// ```
+#[test]
+fn a_conflict_blocks_the_patches_that_need_it_across_projects() {
+    let manifest = r#"[workspace]
+name = "nfv"
+
+[project.qemu]
+repo = "repos/qemu"
+upstream = { url = "file://UPSTREAM/mirrors/qemu", ref = "main" }
+series = { branch = "carried", base = "v1" }
+
+[project.libvirt]
+repo = "repos/libvirt"
+upstream = { path = "mirrors/libvirt", ref = "main" }
+series = { dir = "patches/libvirt", base = "v1" }
+consumes = ["qemu"]
+
+[project.nova]
+repo = "repos/nova"
+upstream = { path = "mirrors/nova", ref = "main" }
+series = { branch = "carried" }
+consumes = ["libvirt"]
+
+[feature.sriov]
+[feature.sriov.patches]
+"nova/sriov-vf-pci" = ["libvirt/0001-hostdev-vf"]
+"libvirt/0001-hostdev-vf" = ["qemu/vfio-sriov"]
+"#;
+    let workspace = TestWorkspace::new("");
+    std::fs::write(
+        workspace.path().join("carry.toml"),
+        manifest.replace("UPSTREAM", &workspace.path().display().to_string()),
+    )
+    .expect("manifest");
+
+    // qemu: a conflict on vfio.c.
+    let qemu = workspace.repo("mirrors/qemu");
+    qemu.commit_file("vfio.c", "a\nb\nc\n", "import");
+    qemu.git(&["tag", "v1"]);
+    clone(&workspace, "mirrors/qemu", "repos/qemu");
+    let qemu_project = TestRepo::open(&workspace.path().join("repos/qemu"));
+    qemu_project.git(&["checkout", "-q", "-b", "carried", "v1"]);
+    qemu_project.commit_file(
+        "vfio.c",
+        "a\nb sriov\nc\n",
+        "vfio sriov\n\nCarry-Patch: vfio-sriov",
+    );
+    qemu.commit_file("vfio.c", "a\nb upstream\nc\n", "vfio: rework b");
+    qemu.git(&["tag", "v2"]);
+
+    // libvirt: a patch directory made by format-patch.
+    let libvirt = workspace.repo("mirrors/libvirt");
+    libvirt.commit_file("hostdev.c", "h\n", "import");
+    libvirt.git(&["tag", "v1"]);
+    let scratch = TestRepo::init(workspace.path().join("scratch"));
+    scratch.git(&[
+        "pull",
+        "-q",
+        &workspace
+            .path()
+            .join("mirrors/libvirt")
+            .display()
+            .to_string(),
+        "main",
+    ]);
+    scratch.commit_file("hostdev.c", "h\nvf\n", "hostdev: vf");
+    scratch.commit_file("other.c", "o\n", "unrelated");
+    let patches = workspace.path().join("patches/libvirt");
+    scratch.git(&[
+        "format-patch",
+        "-q",
+        "-o",
+        &patches.display().to_string(),
+        "HEAD~2",
+    ]);
+    std::fs::write(
+        patches.join("series"),
+        "0001-hostdev-vf.patch\n0002-unrelated.patch\n",
+    )
+    .expect("series");
+    libvirt.commit_file("README", "moved\n", "upstream moves");
+    clone(&workspace, "mirrors/libvirt", "repos/libvirt");
+
+    // nova: a branch with one patch.
+    let nova = workspace.repo("mirrors/nova");
+    nova.commit_file("driver.py", "d\n", "import");
+    clone(&workspace, "mirrors/nova", "repos/nova");
+    let nova_project = TestRepo::open(&workspace.path().join("repos/nova"));
+    nova_project.git(&["checkout", "-q", "-b", "carried"]);
+    nova_project.commit_file("driver.py", "d\nsriov\n", "sriov vf pci");
+    nova.commit_file("other.py", "x\n", "upstream moves");
+
+    let series_before = std::fs::read_dir(&patches).expect("dir").count();
+    let (code, json, stderr) = run_json(&workspace);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(
+        json["order"],
+        serde_json::json!(["qemu", "libvirt", "nova"])
+    );
+    assert_eq!(
+        outcomes(&json, 0),
+        [("qemu/vfio-sriov".to_owned(), "conflict".to_owned())]
+    );
+    assert_eq!(
+        outcomes(&json, 1),
+        [
+            ("libvirt/0001-hostdev-vf".to_owned(), "blocked".to_owned()),
+            ("libvirt/0002-unrelated".to_owned(), "applied".to_owned())
+        ]
+    );
+    assert_eq!(
+        json["projects"][1]["patches"][0]["blocked_by"],
+        serde_json::json!(["qemu/vfio-sriov"])
+    );
+    assert_eq!(
+        outcomes(&json, 2),
+        [("nova/sriov-vf-pci".to_owned(), "blocked".to_owned())]
+    );
+    assert_eq!(
+        json["projects"][2]["patches"][0]["blocked_by"],
+        serde_json::json!(["libvirt/0001-hostdev-vf"])
+    );
+    assert_eq!(
+        json["features"],
+        serde_json::json!([{"name": "sriov", "status": "blocked", "blocked_by": ["qemu/vfio-sriov"]}])
+    );
+    // The URL upstream was fetched with its tags, into carry's own namespace.
+    let tags = qemu_project.git(&[
+        "for-each-ref",
+        "--format=%(refname)",
+        "refs/carry/upstream/tags",
+    ]);
+    assert_eq!(
+        tags,
+        "refs/carry/upstream/tags/v1\nrefs/carry/upstream/tags/v2"
+    );
+    assert!(
+        qemu_project.git(&["tag", "-l"]).lines().all(|t| t == "v1"),
+        "the user's tags are untouched"
+    );
+    // The patch directory is untouched, and the applied patch keeps its author and message.
+    assert_eq!(
+        std::fs::read_dir(&patches).expect("dir").count(),
+        series_before
+    );
+    let libvirt_project = TestRepo::open(&workspace.path().join("repos/libvirt"));
+    let applied = json["projects"][1]["patches"][1]["to"]
+        .as_str()
+        .expect("to");
+    assert_eq!(
+        libvirt_project.git(&["show", "-s", "--format=%an <%ae>%n%s", applied]),
+        "Ada Carrier <ada@example.org>\nunrelated"
+    );
+
+    // The text report names the conflict, its path and culprit, and the feature.
+    let text = workspace.carry(&["run", "--no-test", "--offline"]);
+    assert_eq!(text.code, 3);
+    assert!(
+        text.stdout.contains("conflict qemu/vfio-sriov: vfio sriov"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("  paths: vfio.c"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains("feature sriov: blocked by qemu/vfio-sriov"),
+        "{}",
+        text.stdout
+    );
+}

@@ -200,7 +200,10 @@ impl UpstreamIndex {
 }
 
 /// The paths a commit changes relative to its first parent (all of its tree for a root).
-pub(crate) fn commit_paths(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Vec<String>, GitError> {
+pub(crate) fn commit_paths(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+) -> Result<Vec<String>, GitError> {
     let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
     let parent_tree = match commit.parent(0) {
         Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),

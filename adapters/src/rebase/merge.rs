@@ -95,7 +95,11 @@ pub(crate) struct PathChange {
 }
 
 /// The paths `old` → `new` changes, without rename detection, in path order.
-pub(crate) fn changes(repo: &Repository, old: &Tree<'_>, new: &Tree<'_>) -> Result<Vec<PathChange>, GitError> {
+pub(crate) fn changes(
+    repo: &Repository,
+    old: &Tree<'_>,
+    new: &Tree<'_>,
+) -> Result<Vec<PathChange>, GitError> {
     super::tree_diff::tree_changes(repo, Some(old), Some(new))
 }
 

@@ -11,13 +11,16 @@
 use git2::Oid;
 use git2::Repository;
 
-use crate::git::GitError;
 use super::tree_diff::tree_changes;
+use crate::git::GitError;
 use crate::rebase::merge::is_binary;
 
 /// The patch-id of `commit` against its first parent (its whole tree for a root commit);
 /// `None` when it changes nothing.
-pub(crate) fn commit_patch_id(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Option<Oid>, GitError> {
+pub(crate) fn commit_patch_id(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+) -> Result<Option<Oid>, GitError> {
     let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
     let parent_tree = match commit.parent(0) {
         Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
@@ -77,7 +80,7 @@ pub(crate) fn commit_patch_id(repo: &Repository, commit: &git2::Commit<'_>) -> R
             let mut options = git2::DiffOptions::new();
             options.context_lines(3).interhunk_lines(0);
             let as_path = std::path::Path::new(&change.path);
-            let patch = git2::Patch::from_buffers(
+            let file_patch = git2::Patch::from_buffers(
                 old_blob.as_ref().map_or(&[][..], git2::Blob::content),
                 Some(as_path),
                 new_blob.as_ref().map_or(&[][..], git2::Blob::content),
@@ -85,10 +88,14 @@ pub(crate) fn commit_patch_id(repo: &Repository, commit: &git2::Commit<'_>) -> R
                 Some(&mut options),
             )
             .map_err(GitError::git("diffing a file"))?;
-            for hunk in 0..patch.num_hunks() {
-                let lines = patch.num_lines_in_hunk(hunk).map_err(GitError::git("diffing a file"))?;
+            for hunk in 0..file_patch.num_hunks() {
+                let lines = patch
+                    .num_lines_in_hunk(hunk)
+                    .map_err(GitError::git("diffing a file"))?;
                 for line in 0..lines {
-                    let line = patch.line_in_hunk(hunk, line).map_err(GitError::git("diffing a file"))?;
+                    let line = patch
+                        .line_in_hunk(hunk, line)
+                        .map_err(GitError::git("diffing a file"))?;
                     let origin = line.origin();
                     if matches!(origin, '+' | '-' | ' ') {
                         let mut bytes = vec![u8::try_from(origin).unwrap_or(b' ')];
@@ -122,5 +129,7 @@ fn blob(repo: &Repository, id: Oid) -> Result<Option<git2::Blob<'_>>, GitError> 
     if id.is_zero() {
         return Ok(None);
     }
-    repo.find_blob(id).map(Some).map_err(GitError::git("reading a blob"))
+    repo.find_blob(id)
+        .map(Some)
+        .map_err(GitError::git("reading a blob"))
 }

@@ -112,7 +112,11 @@ fn walk(
                 });
             }
         } else {
-            out.push(PathChange { path, before, after });
+            out.push(PathChange {
+                path,
+                before,
+                after,
+            });
         }
     }
     Ok(())

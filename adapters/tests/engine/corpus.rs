@@ -331,10 +331,18 @@ fn an_insertion_touching_a_deletion_conflicts_as_in_git() {
     let (_dir, repo, base) = history(
         &[("f0.c", base_text)],
         |r| {
-            r.commit_file("f0.c", "\tindented();\n{\n{\n\tindented();\n{\n{\n{\n{\n}\n", "upstream: brace");
+            r.commit_file(
+                "f0.c",
+                "\tindented();\n{\n{\n\tindented();\n{\n{\n{\n{\n}\n",
+                "upstream: brace",
+            );
         },
         |r| {
-            r.commit_file("f0.c", "\tindented();\n{\n{\n{\n{\n}\n", "patch: drop a line");
+            r.commit_file(
+                "f0.c",
+                "\tindented();\n{\n{\n{\n{\n}\n",
+                "patch: drop a line",
+            );
         },
     );
     let result = run(&repo, &base);
