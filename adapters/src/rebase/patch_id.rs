@@ -89,11 +89,11 @@ pub(crate) fn commit_patch_id(
             )
             .map_err(GitError::git("diffing a file"))?;
             for hunk in 0..file_patch.num_hunks() {
-                let lines = patch
+                let lines = file_patch
                     .num_lines_in_hunk(hunk)
                     .map_err(GitError::git("diffing a file"))?;
                 for line in 0..lines {
-                    let line = patch
+                    let line = file_patch
                         .line_in_hunk(hunk, line)
                         .map_err(GitError::git("diffing a file"))?;
                     let origin = line.origin();
