@@ -26,6 +26,7 @@ if [ ! -d "$ROOT/repo" ]; then
   rm -rf "$ROOT"; mkdir -p "$ROOT"
   git init -q "$ROOT/repo"
   python3 bench/gen_history.py "$FILES" "$UPSTREAM" "$SERIES" "$LANDED" | git -C "$ROOT/repo" fast-import --quiet
+  git -C "$ROOT/repo" update-ref -d refs/heads/base
   git -C "$ROOT/repo" repack -adq
 fi
 cat > "$ROOT/carry.toml" <<TOML

@@ -193,7 +193,9 @@ pub fn run(
         }
     }
 
+    let started = std::time::Instant::now();
     let validation = validate(workspace);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "validated");
     if validation.has_errors() {
         return Err(RunError::Invalid(validation.diagnostics));
     }
@@ -463,7 +465,9 @@ fn rebase_project(
             .collect(),
     };
     let cache_path = work.cache_dir.join(format!("upstream-{name}.json"));
+    let started = std::time::Instant::now();
     let mut cache = load_cache(&cache_path);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache loaded");
     let rebase_options = RebaseOptions {
         skip_first_bad: work.options.skip_first_bad,
     };
@@ -471,7 +475,9 @@ fn rebase_project(
         Ok(result) => result,
         Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
     };
+    let started = std::time::Instant::now();
     save_cache(&cache_path, &cache)?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache saved");
 
     let candidate_ref = format!("{CANDIDATE_REFS}{name}");
     if let Err(error) = repo.repo().reference(

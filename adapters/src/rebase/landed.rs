@@ -31,13 +31,29 @@ pub enum LandedBy {
     Empty,
 }
 
-/// Per-commit facts about upstream commits, kept between runs.
+/// Per-commit facts about upstream commits, kept between runs: a commit never changes, so
+/// neither do they.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct UpstreamCache {
-    /// Paths each commit changes relative to its first parent.
-    pub paths: HashMap<String, Vec<String>>,
+    /// What each commit is, by commit id.
+    pub commits: HashMap<String, CommitFacts>,
     /// `git patch-id --stable` of each commit, computed on demand.
     pub patch_ids: HashMap<String, String>,
+}
+
+/// What the landed check needs to know of one upstream commit.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct CommitFacts {
+    /// Paths it changes relative to its first parent.
+    pub paths: Vec<String>,
+    /// Its `Change-Id` trailer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change_id: Option<String>,
+    /// Its subject, normalized.
+    pub subject_key: String,
+    /// Whether it is a merge (merges are not matched).
+    #[serde(default)]
+    pub merge: bool,
 }
 
 /// One upstream commit of the moved range.
@@ -78,33 +94,34 @@ impl UpstreamIndex {
         };
         for id in walk {
             let id = id.map_err(GitError::git("walking upstream"))?;
-            let commit = repo
-                .find_commit(id)
-                .map_err(GitError::git("reading an upstream commit"))?;
-            if commit.parent_count() > 1 {
+            let key = id.to_string();
+            if !cache.commits.contains_key(&key) {
+                let facts = commit_facts(repo, id)?;
+                cache.commits.insert(key.clone(), facts);
+            }
+            let facts = &cache.commits[&key];
+            if facts.merge {
                 continue;
             }
-            let key = id.to_string();
-            let paths = match cache.paths.get(&key) {
-                Some(paths) => paths.clone(),
-                None => {
-                    let paths = commit_paths(repo, &commit)?;
-                    cache.paths.insert(key, paths.clone());
-                    paths
-                }
-            };
             let position = index.commits.len();
-            for path in paths {
-                index.by_path.entry(path).or_default().push(position);
+            for path in &facts.paths {
+                index
+                    .by_path
+                    .entry(path.clone())
+                    .or_default()
+                    .push(position);
             }
-            let message = String::from_utf8_lossy(commit.message_bytes());
-            let change_id = trailer(&message, "Change-Id");
-            if let Some(change_id) = change_id {
-                index.by_change_id.entry(change_id).or_insert(position);
+            if let Some(change_id) = &facts.change_id {
+                index
+                    .by_change_id
+                    .entry(change_id.clone())
+                    .or_insert(position);
             }
-            let subject_key = subject_key(commit.summary().unwrap_or(""));
-            if !subject_key.is_empty() {
-                index.by_subject.entry(subject_key).or_insert(position);
+            if !facts.subject_key.is_empty() {
+                index
+                    .by_subject
+                    .entry(facts.subject_key.clone())
+                    .or_insert(position);
             }
             index.commits.push(UpstreamCommit { id });
         }
@@ -197,6 +214,25 @@ impl UpstreamIndex {
     pub fn is_empty(&self) -> bool {
         self.commits.is_empty()
     }
+}
+
+fn commit_facts(repo: &Repository, id: Oid) -> Result<CommitFacts, GitError> {
+    let commit = repo
+        .find_commit(id)
+        .map_err(GitError::git("reading an upstream commit"))?;
+    if commit.parent_count() > 1 {
+        return Ok(CommitFacts {
+            merge: true,
+            ..CommitFacts::default()
+        });
+    }
+    let message = String::from_utf8_lossy(commit.message_bytes());
+    Ok(CommitFacts {
+        paths: commit_paths(repo, &commit)?,
+        change_id: trailer(&message, "Change-Id"),
+        subject_key: subject_key(commit.summary().unwrap_or("")),
+        merge: false,
+    })
 }
 
 /// The paths a commit changes relative to its first parent (all of its tree for a root).

@@ -212,9 +212,9 @@ fn merge_path(
                 return Ok(conflict(ConflictKind::Type));
             }
             let mode = match base {
+                _ if o.mode == t.mode => o.mode,
                 Some(b) if b.mode == o.mode => t.mode,
                 Some(b) if b.mode == t.mode => o.mode,
-                None if o.mode == t.mode => o.mode,
                 _ => return Ok(conflict(ConflictKind::Mode)),
             };
             if base.map(|b| b.id) == Some(o.id) {

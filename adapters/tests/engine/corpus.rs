@@ -348,3 +348,29 @@ fn an_insertion_touching_a_deletion_conflicts_as_in_git() {
     let result = run(&repo, &base);
     assert_eq!(kinds(&result), ["conflict"]);
 }
+
+/// Found by the generated-history property: both sides make a file executable, and both
+/// change its content; the modes agree, so only the content is merged.
+#[test]
+fn both_sides_making_a_file_executable_agree() {
+    let executable = |r: &TestRepo, file: &str| {
+        let path = r.path.join(file);
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    };
+    let (_dir, repo, base) = history(
+        &[("run.sh", "a\nb\nc\nd\ne\nf\n")],
+        |r| {
+            r.write("run.sh", "A\nb\nc\nd\ne\nf\n");
+            executable(r, "run.sh");
+            r.git(&["commit", "-q", "-am", "upstream: a, executable"]);
+        },
+        |r| {
+            r.write("run.sh", "a\nb\nc\nd\ne\nF\n");
+            executable(r, "run.sh");
+            r.git(&["commit", "-q", "-am", "patch: f, executable"]);
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied"]);
+}
