@@ -53,8 +53,12 @@ pub(crate) enum Command {
     Impact(ImpactArgs),
     /// Bring upstream refs and tags into the project repositories
     Fetch(FetchArgs),
-    /// Rebase every series whose upstream moved, in order, and report
+    /// Rebase every series whose upstream moved, test in order, and report
     Run(RunArgs),
+    /// Print a stored run's report
+    Report(ReportArgs),
+    /// Build the built-in NFV example workspace and run it
+    Demo(DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -75,10 +79,40 @@ pub(crate) struct RunArgs {
     /// Rebase only; do not run tests
     #[arg(long)]
     pub(crate) no_test: bool,
+    /// Print the plan (which projects, in which stages, why) and change nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Run up to N tests of one stage side by side
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) jobs: u16,
     /// Use upstream refs as last fetched; do not fetch
     #[arg(long)]
     pub(crate) offline: bool,
     /// Print the report as JSON (schema carry.run/v1)
+    #[arg(long, conflicts_with = "markdown")]
+    pub(crate) json: bool,
+    /// Print the report as Markdown, for a tracker
+    #[arg(long)]
+    pub(crate) markdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The run (default: the last one)
+    pub(crate) run: Option<String>,
+    /// Print JSON (schema carry.run/v1)
+    #[arg(long, conflicts_with = "markdown")]
+    pub(crate) json: bool,
+    /// Print Markdown
+    #[arg(long)]
+    pub(crate) markdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Where to build the example workspace (default: a new directory under the system's temp dir)
+    pub(crate) dir: Option<PathBuf>,
+    /// Print the report as JSON
     #[arg(long)]
     pub(crate) json: bool,
 }

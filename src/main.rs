@@ -8,6 +8,7 @@ mod error;
 mod logging;
 mod progress;
 mod render;
+mod report_markdown;
 mod report_text;
 
 use std::process::ExitCode;

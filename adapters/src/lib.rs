@@ -5,14 +5,22 @@
 //! - [`series`]: a series in either form (branch or patch directory) as named patches.
 //! - [`patchfile`]: `git format-patch` mails and DEP-3 diffs, parsed.
 //! - [`rebase`]: the in-memory rebase engine: landed detection, path-limited merges, census.
+//! - [`store`]: the embedded store (SQLite): runs, journal, outcomes, caches, results.
+//! - [`lock`]: one run per workspace; a dead run's lock is free again.
+//! - [`process`]: test commands as real processes, with timeouts that end the whole group.
+//! - [`checkout`]: the candidate checkouts tests run in, under `.carry/`.
 //! - [`fetch`]: bringing upstreams into project repositories with the user's own git.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod checkout;
 pub mod commits;
 pub mod fetch;
 pub mod git;
+pub mod lock;
 pub mod patchfile;
+pub mod process;
 pub mod rebase;
 pub mod series;
+pub mod store;

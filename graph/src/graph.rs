@@ -499,6 +499,23 @@ impl WorkspaceGraph {
         names
     }
 
+    /// Projects that `project` consumes, directly or not (consumes edges only), in name order.
+    pub fn consumed(&self, project: ProjectId) -> Vec<ProjectName> {
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::from([project.0]);
+        while let Some(node) = queue.pop_front() {
+            for consumed in self.targets(node, Edge::Consumes, PetDirection::Outgoing) {
+                if seen.insert(consumed) {
+                    queue.push_back(consumed);
+                }
+            }
+        }
+        seen.remove(&project.0);
+        let mut names = self.project_names(&seen.into_iter().collect::<Vec<_>>());
+        names.sort();
+        names
+    }
+
     /// Projects that `project` consumes directly, in name order.
     pub fn consumes(&self, project: ProjectId) -> Vec<ProjectName> {
         let mut names =

@@ -3,14 +3,18 @@
 //! - [`workspace`]: finding and loading the workspace.
 //! - [`validate`]: the manifest, every series and every feature patch id.
 //! - [`run`]: the nightly job: fetch, order, rebase, candidates.
+//! - `tests`: the test phase: real processes in candidate checkouts, stage by stage.
+//! - [`plan`]: `--dry-run`: what a run would do, and why.
 //! - [`report`]: the run report, schema `carry.run/v1`.
 //! - [`queries`]: the graph-level questions (`graph`, `order`, `impact`) over a loaded workspace.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod plan;
 pub mod queries;
 pub mod report;
 pub mod run;
+mod tests;
 pub mod validate;
 pub mod workspace;

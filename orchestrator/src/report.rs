@@ -3,13 +3,14 @@
 use carry_adapters::rebase::Outcome;
 use carry_graph::FeatureName;
 use carry_graph::ProjectName;
+use serde::Deserialize;
 use serde::Serialize;
 
 /// The schema name and version of [`RunReport`].
 pub const RUN_SCHEMA: &str = "carry.run/v1";
 
 /// Whether a run needs a human.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
     /// Nothing conflicted, nothing is blocked, nothing failed.
@@ -19,10 +20,10 @@ pub enum RunStatus {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunReport {
     /// Always [`RUN_SCHEMA`].
-    pub schema: &'static str,
+    pub schema: String,
     /// The run's id.
     pub run: String,
     /// The workspace's name.
@@ -38,7 +39,7 @@ pub struct RunReport {
 }
 
 /// What a project's series came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProjectStatus {
     /// Rebased (its upstream or something it consumes moved).
@@ -50,7 +51,7 @@ pub enum ProjectStatus {
 }
 
 /// Upstream positions of a project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamMove {
     /// Where the series sat.
     pub from: String,
@@ -59,20 +60,47 @@ pub struct UpstreamMove {
 }
 
 /// What a project's test came to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestReport {
     /// passed, failed, timeout, blocked or skipped.
     pub status: TestStatus,
     /// How long it ran.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     /// Where its output is.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+    /// Its exit code, when it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// The last lines of its log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<String>,
+    /// Why it was blocked or skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Whether the result was reused from an earlier run with the same inputs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reused: bool,
+}
+
+impl TestReport {
+    /// A test that did not run, and why.
+    pub fn not_run(status: TestStatus, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            duration_ms: None,
+            log: None,
+            exit_code: None,
+            log_tail: Vec::new(),
+            reason: Some(reason.into()),
+            reused: false,
+        }
+    }
 }
 
 /// A test's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TestStatus {
     /// Exit status 0.
@@ -88,22 +116,22 @@ pub enum TestStatus {
 }
 
 /// A project in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectReport {
     /// The project.
     pub name: ProjectName,
     /// Rebased, unchanged or error.
     pub status: ProjectStatus,
     /// Why carry could not work on it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Upstream positions, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<UpstreamMove>,
     /// The candidate commit: upstream plus every applied patch.
     pub result: Option<String>,
     /// The candidate's ref in the project's repository.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate_ref: Option<String>,
     /// The test.
     pub test: TestReport,
@@ -112,7 +140,7 @@ pub struct ProjectReport {
 }
 
 /// A patch in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchReport {
     /// `PROJECT/NAME`.
     pub id: String,
@@ -124,12 +152,12 @@ pub struct PatchReport {
     #[serde(flatten)]
     pub outcome: Outcome,
     /// Things a human should check.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
 /// How a feature stands after the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeatureStatus {
     /// Every patch applied or landed.
@@ -141,13 +169,13 @@ pub enum FeatureStatus {
 }
 
 /// A feature in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeatureReport {
     /// The feature.
     pub name: FeatureName,
     /// ok, at-risk or blocked.
     pub status: FeatureStatus,
     /// The failed patches that block it (conflicts first found), when blocked.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked_by: Vec<String>,
 }

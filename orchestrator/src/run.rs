@@ -13,15 +13,19 @@ use std::path::PathBuf;
 
 use carry_adapters::fetch;
 use carry_adapters::git::ProjectRepo;
+use carry_adapters::lock::LockHolder;
+use carry_adapters::lock::WorkspaceLock;
 use carry_adapters::patchfile;
 use carry_adapters::rebase;
 use carry_adapters::rebase::Outcome;
 use carry_adapters::rebase::PatchInput;
 use carry_adapters::rebase::RebaseOptions;
 use carry_adapters::rebase::RebaseRequest;
-use carry_adapters::rebase::landed::UpstreamCache;
 use carry_adapters::series::PatchSource;
 use carry_adapters::series::SeriesListing;
+use carry_adapters::store::PatchOutcomeRow;
+use carry_adapters::store::ProjectOutcomeRow;
+use carry_adapters::store::Store;
 use carry_graph::Diagnostic;
 use carry_graph::Direction;
 use carry_graph::GraphError;
@@ -53,7 +57,7 @@ pub const CANDIDATE_REFS: &str = "refs/carry/candidate/";
 pub const APPLIED_BASE_REFS: &str = "refs/carry/applied-base/";
 
 /// What to run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RunOptions {
     /// Only these projects and what depends on them; every project when empty.
     pub projects: Vec<ProjectName>,
@@ -63,6 +67,10 @@ pub struct RunOptions {
     pub offline: bool,
     /// Skip the bisection for each conflict's first bad upstream commit.
     pub skip_first_bad: bool,
+    /// Rebase only; run no tests.
+    pub no_test: bool,
+    /// How many tests of one stage may run side by side (at least 1).
+    pub jobs: usize,
 }
 
 /// Progress, as events a face turns into bars, lines or server-sent events.
@@ -80,6 +88,43 @@ pub enum RunEvent {
         /// How many patches its series has.
         patches: usize,
     },
+    /// A patch is being rebased.
+    Patch {
+        /// The project.
+        project: ProjectName,
+        /// Its position in the series, from 0.
+        index: usize,
+        /// How many patches the series has.
+        total: usize,
+        /// The patch's name.
+        name: String,
+    },
+    /// A project's earlier result for the same inputs is reused.
+    Reused {
+        /// The project.
+        project: ProjectName,
+        /// What was reused: "rebase" or "test".
+        what: &'static str,
+    },
+    /// A test started.
+    TestStarted {
+        /// The project.
+        project: ProjectName,
+    },
+    /// A test ended (or was blocked or reused).
+    TestFinished {
+        /// The project.
+        project: ProjectName,
+        /// How it ended.
+        status: crate::report::TestStatus,
+        /// How long it ran.
+        duration_ms: Option<u64>,
+    },
+    /// A previous run died; this one takes over.
+    Resuming {
+        /// The dead run.
+        run: String,
+    },
     /// A project is done.
     ProjectDone {
         /// The project.
@@ -89,8 +134,9 @@ pub enum RunEvent {
     },
 }
 
-/// Receives [`RunEvent`]s; the binary supplies one.
-pub trait Progress {
+/// Receives [`RunEvent`]s; the binary supplies one. Tests of one stage report from several
+/// threads, hence `Sync`.
+pub trait Progress: Sync {
     /// Called for each event, in order.
     fn event(&self, event: RunEvent);
 }
@@ -115,6 +161,12 @@ pub enum RunError {
     /// A project named on the command line does not exist.
     #[error("no project '{0}'")]
     UnknownProject(String),
+    /// Another run holds the workspace.
+    #[error(transparent)]
+    Locked(#[from] carry_adapters::lock::LockError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] carry_adapters::store::StoreError),
     /// carry's state directory could not be written.
     #[error("cannot write {}", path.display())]
     State {
@@ -181,14 +233,52 @@ pub fn run(
             return Err(RunError::UnknownProject(name.to_string()));
         }
     }
+    let run_id = new_run_id();
+    let state_dir = workspace.state_dir();
+    let lock = WorkspaceLock::acquire(
+        &state_dir,
+        &LockHolder {
+            run: run_id.clone(),
+            pid: std::process::id(),
+            started_at: carry_adapters::store::now(),
+        },
+    )?;
+    let mut store = Store::open(&state_dir)?;
+    // We hold the lock, so any run the store still calls running is dead.
+    let interrupted = store.interrupt_dead_runs()?;
+    let resumed_from = interrupted.first().cloned();
+    if let Some(dead) = &resumed_from {
+        progress.event(RunEvent::Resuming { run: dead.clone() });
+    }
+    store.start_run(&run_id, options, resumed_from.as_deref())?;
+    let result = run_locked(workspace, options, progress, &mut store, &run_id);
+    if let Err(error) = &result {
+        let _ = store.fail_run(&run_id, &error_chain(error));
+    }
+    lock.release();
+    result
+}
+
+fn run_locked(
+    workspace: &LoadedWorkspace,
+    options: &RunOptions,
+    progress: &dyn Progress,
+    store: &mut Store,
+    run_id: &str,
+) -> Result<RunReport, RunError> {
+    let manifest = &workspace.manifest.workspace;
     let mut fetch_errors: BTreeMap<ProjectName, String> = BTreeMap::new();
     if !options.offline {
         let graph = WorkspaceGraph::from_manifest(manifest)?;
         let selected = selection(&graph, &options.projects);
         let names: Vec<ProjectName> = selected.into_iter().collect();
         for (project, result) in fetch_all(workspace, &names, progress) {
-            if let Err(error) = result {
-                fetch_errors.insert(project, error.to_string());
+            match result {
+                Ok(()) => store.journal(run_id, "fetched", project.as_str(), "")?,
+                Err(error) => {
+                    store.journal(run_id, "fetch-failed", project.as_str(), &error.to_string())?;
+                    fetch_errors.insert(project, error.to_string());
+                }
             }
         }
     }
@@ -201,8 +291,6 @@ pub fn run(
     }
     let graph = WorkspaceGraph::build(manifest, &validation.patch_names())?;
     let selected = selection(&graph, &options.projects);
-    let run_id = new_run_id();
-    let cache_dir = workspace.state_dir().join("cache");
 
     let mut redone: BTreeSet<ProjectName> = BTreeSet::new();
     let mut failed: BTreeSet<PatchRef> = BTreeSet::new();
@@ -233,7 +321,8 @@ pub fn run(
                     blocked: &blocked,
                     force: options.all || depends_on_redone,
                     options,
-                    cache_dir: &cache_dir,
+                    store,
+                    run_id,
                 };
                 rebase_project(&work, progress)?
             };
@@ -261,6 +350,20 @@ pub fn run(
         }
     }
 
+    if !options.no_test {
+        crate::tests::run_tests(
+            &crate::tests::TestContext {
+                workspace,
+                graph: &graph,
+                store,
+                run_id,
+                jobs: options.jobs.max(1),
+                progress,
+            },
+            &mut reports,
+        )?;
+    }
+
     let projects: Vec<ProjectReport> = graph
         .stages()
         .iter()
@@ -269,11 +372,16 @@ pub fn run(
         .collect();
     let features = feature_reports(&graph, &projects);
     let attention = projects.iter().any(|p| {
-        p.status == ProjectStatus::Error || p.patches.iter().any(|patch| patch.outcome.failed())
+        p.status == ProjectStatus::Error
+            || p.patches.iter().any(|patch| patch.outcome.failed())
+            || matches!(
+                p.test.status,
+                TestStatus::Failed | TestStatus::Timeout | TestStatus::Blocked
+            )
     }) || features.iter().any(|f| f.status != FeatureStatus::Ok);
-    Ok(RunReport {
-        schema: RUN_SCHEMA,
-        run: run_id,
+    let report = RunReport {
+        schema: RUN_SCHEMA.to_owned(),
+        run: run_id.to_owned(),
         workspace: manifest.name.clone(),
         status: if attention {
             RunStatus::Attention
@@ -283,7 +391,61 @@ pub fn run(
         order,
         projects,
         features,
-    })
+    };
+    record(store, &report, manifest)?;
+    Ok(report)
+}
+
+/// Writes the finished run, its outcomes and its report to the store.
+fn record(
+    store: &mut Store,
+    report: &RunReport,
+    manifest: &carry_graph::Workspace,
+) -> Result<(), RunError> {
+    let projects: Vec<ProjectOutcomeRow> = report
+        .projects
+        .iter()
+        .map(|p| ProjectOutcomeRow {
+            project: p.name.to_string(),
+            reference: manifest.projects[&p.name].upstream.reference.clone(),
+            status: enum_name(&p.status),
+            upstream_from: p.upstream.as_ref().map(|u| u.from.clone()),
+            upstream_to: p.upstream.as_ref().map(|u| u.to.clone()),
+            result: p.result.clone(),
+            test_status: enum_name(&p.test.status),
+        })
+        .collect();
+    let patches: Vec<PatchOutcomeRow> = report
+        .projects
+        .iter()
+        .flat_map(|p| &p.patches)
+        .map(|patch| {
+            let (upstream_commit, matched_by) = match &patch.outcome {
+                Outcome::Landed {
+                    upstream_commit,
+                    by,
+                } => (upstream_commit.clone(), Some(enum_name(by))),
+                _ => (None, None),
+            };
+            PatchOutcomeRow {
+                patch: patch.id.clone(),
+                outcome: outcome_name(&patch.outcome).to_owned(),
+                upstream_commit,
+                matched_by,
+            }
+        })
+        .collect();
+    let status = enum_name(&report.status);
+    store.finish_run(&report.run, &status, report, &projects, &patches)?;
+    Ok(())
+}
+
+/// A serde enum's name as it appears in JSON.
+fn enum_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The named projects and everything that depends on them; every project when none is named.
@@ -315,11 +477,7 @@ fn unchanged(name: &ProjectName) -> ProjectReport {
 }
 
 fn skipped() -> TestReport {
-    TestReport {
-        status: TestStatus::Skipped,
-        duration_ms: None,
-        log: None,
-    }
+    TestReport::not_run(TestStatus::Skipped, "tests were not run")
 }
 
 fn error_report(
@@ -334,11 +492,7 @@ fn error_report(
         upstream,
         result: None,
         candidate_ref: None,
-        test: TestReport {
-            status: TestStatus::Blocked,
-            duration_ms: None,
-            log: None,
-        },
+        test: TestReport::not_run(TestStatus::Blocked, "carry could not work on the project"),
         patches: Vec::new(),
     }
 }
@@ -350,7 +504,8 @@ struct ProjectWork<'a> {
     blocked: &'a BTreeMap<PatchRef, BTreeSet<PatchRef>>,
     force: bool,
     options: &'a RunOptions,
-    cache_dir: &'a Path,
+    store: &'a Store,
+    run_id: &'a str,
 }
 
 fn rebase_project(
@@ -464,19 +619,58 @@ fn rebase_project(
             })
             .collect(),
     };
-    let cache_path = work.cache_dir.join(format!("upstream-{name}.json"));
+    // The same inputs were rebased before (an earlier run, or one that was killed after this
+    // step): reuse the result, and point the candidate ref at it again.
+    let key = rebase_key(name, &request, work.options.skip_first_bad);
+    if let Some(previous) = work.store.rebase_result::<ProjectReport>(&key)?
+        && let Some(result) = previous
+            .result
+            .as_deref()
+            .and_then(|r| Oid::from_str(r).ok())
+        && repo.repo().find_commit(result).is_ok()
+    {
+        let candidate_ref = format!("{CANDIDATE_REFS}{name}");
+        if repo
+            .repo()
+            .reference(&candidate_ref, result, true, "carry: candidate (reused)")
+            .is_ok()
+        {
+            progress.event(RunEvent::Reused {
+                project: name.clone(),
+                what: "rebase",
+            });
+            work.store
+                .journal(work.run_id, "reused-rebase", name.as_str(), &key)?;
+            return Ok(previous);
+        }
+    }
     let started = std::time::Instant::now();
-    let mut cache = load_cache(&cache_path);
+    let mut cache = work.store.upstream_cache(name.as_str())?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache loaded");
     let rebase_options = RebaseOptions {
         skip_first_bad: work.options.skip_first_bad,
     };
-    let result = match rebase::rebase_series(repo.repo(), &request, &mut cache, &rebase_options) {
+    let total = request.patches.len();
+    let mut on_patch = |index: usize, patch: &str| {
+        progress.event(RunEvent::Patch {
+            project: name.clone(),
+            index,
+            total,
+            name: patch.to_owned(),
+        });
+    };
+    let result = match rebase::rebase_series_with_progress(
+        repo.repo(),
+        &request,
+        &mut cache,
+        &rebase_options,
+        &mut on_patch,
+    ) {
         Ok(result) => result,
         Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
     };
     let started = std::time::Instant::now();
-    save_cache(&cache_path, &cache)?;
+    work.store.save_upstream_cache(name.as_str(), &cache)?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache saved");
 
     let candidate_ref = format!("{CANDIDATE_REFS}{name}");
@@ -503,7 +697,7 @@ fn rebase_project(
             notes: patch.notes,
         })
         .collect();
-    Ok(ProjectReport {
+    let report = ProjectReport {
         name: name.clone(),
         status: ProjectStatus::Rebased,
         error: None,
@@ -512,7 +706,27 @@ fn rebase_project(
         candidate_ref: Some(candidate_ref),
         test: skipped(),
         patches,
-    })
+    };
+    work.store
+        .save_rebase_result(&key, name.as_str(), work.run_id, &report)?;
+    work.store
+        .journal(work.run_id, "rebased", name.as_str(), &key)?;
+    Ok(report)
+}
+
+/// The identity of a rebase's inputs: same key, same result.
+fn rebase_key(project: &ProjectName, request: &RebaseRequest, skip_first_bad: bool) -> String {
+    let mut hash = sha1_smol::Sha1::new();
+    hash.update(b"carry-rebase-v1\0");
+    hash.update(project.as_str().as_bytes());
+    hash.update(format!("\0{}\0{}\0{skip_first_bad}", request.old_base, request.onto).as_bytes());
+    for patch in &request.patches {
+        hash.update(format!("\0{}\0{}", patch.name, patch.commit).as_bytes());
+        for cause in &patch.blocked_by {
+            hash.update(format!("\0!{cause}").as_bytes());
+        }
+    }
+    hash.digest().to_string()
 }
 
 /// Series-internal blockers are bare names; the report names every patch as `PROJECT/NAME`.
@@ -599,28 +813,6 @@ fn dir_commits(
         .map(|patch| patch.name.to_string())
         .zip(commits)
         .collect())
-}
-
-fn load_cache(path: &Path) -> UpstreamCache {
-    std::fs::read(path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
-}
-
-/// Written to a temporary file and renamed, so a kill never leaves half a cache.
-fn save_cache(path: &Path, cache: &UpstreamCache) -> Result<(), RunError> {
-    let state = |source| RunError::State {
-        path: path.to_owned(),
-        source,
-    };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(state)?;
-    }
-    let bytes = serde_json::to_vec(cache).map_err(|error| state(std::io::Error::other(error)))?;
-    let temporary = path.with_extension("json.tmp");
-    std::fs::write(&temporary, bytes).map_err(state)?;
-    std::fs::rename(&temporary, path).map_err(state)
 }
 
 fn summary(report: &ProjectReport) -> String {

@@ -4,13 +4,13 @@ use crate::cli::FetchArgs;
 use crate::cli::GlobalArgs;
 use crate::error::CliError;
 use crate::error::Outcome;
-use crate::progress::LineProgress;
 
 pub(crate) fn run(global: &GlobalArgs, args: &FetchArgs) -> Result<Outcome, CliError> {
     let workspace = super::load(global)?;
     let projects = super::project_names(&workspace, &args.projects)?;
-    let progress = LineProgress::new(global.quiet);
-    let results = carry_orchestrator::run::fetch_all(&workspace, &projects, &progress);
+    let progress = crate::progress::for_terminal(global.quiet);
+    let results = carry_orchestrator::run::fetch_all(&workspace, &projects, progress.as_progress());
+    progress.finish();
     let mut failures = 0;
     for (project, result) in &results {
         match result {

@@ -1,9 +1,11 @@
 //! One module per subcommand; each maps arguments to library calls and prints.
 
+mod demo;
 mod fetch;
 mod graph;
 mod impact;
 mod order;
+mod report;
 mod run;
 mod validate;
 
@@ -28,6 +30,8 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Impact(args) => impact::run(&cli.global, args),
         Command::Fetch(args) => fetch::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
+        Command::Report(args) => report::run(&cli.global, args),
+        Command::Demo(args) => demo::run(&cli.global, args),
     }
 }
 

@@ -1,23 +1,20 @@
-//! `carry run`: the nightly job (for now: fetch, order, rebase, candidates, report).
+//! `carry run`: the nightly job: fetch, order, rebase, test, record, report.
 
+use carry_orchestrator::report::RunReport;
 use carry_orchestrator::report::RunStatus;
 use carry_orchestrator::run::RunError;
 use carry_orchestrator::run::RunOptions;
+use carry_orchestrator::workspace::LoadedWorkspace;
 
 use crate::cli::GlobalArgs;
 use crate::cli::RunArgs;
 use crate::error::CliError;
 use crate::error::Outcome;
-use crate::progress::LineProgress;
+use crate::progress;
+use crate::report_markdown;
 use crate::report_text;
 
 pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<Outcome, CliError> {
-    if !args.no_test {
-        return Err(
-            CliError::usage("running tests is not built yet; pass --no-test")
-                .with_hint("`carry run --no-test` rebases and reports without testing"),
-        );
-    }
     let workspace = super::load(global)?;
     let projects = super::project_names(&workspace, &args.projects)?;
     let options = RunOptions {
@@ -25,25 +22,61 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<Outcome, CliErr
         all: args.all,
         offline: args.offline,
         skip_first_bad: false,
+        no_test: args.no_test,
+        jobs: usize::from(args.jobs),
     };
-    let progress = LineProgress::new(global.quiet);
-    let report = carry_orchestrator::run::run(&workspace, &options, &progress).map_err(
-        |error| match error {
-            RunError::Invalid(diagnostics) => {
-                let message = RunError::Invalid(diagnostics.clone()).to_string();
-                CliError::failure(message).with_diagnostics(diagnostics)
-            }
-            RunError::UnknownProject(name) => CliError::usage(format!("no project '{name}'")),
-            other => CliError::failure(other.to_string()),
-        },
-    )?;
-    if args.json {
-        super::print_json(&report)?;
-    } else {
-        anstream::print!("{}", report_text::render(&report));
+    if args.dry_run {
+        let plan = carry_orchestrator::plan::plan(&workspace, &options).map_err(run_error)?;
+        if args.json {
+            super::print_json(&plan)?;
+        } else {
+            anstream::print!("{}", carry_orchestrator::plan::render(&plan));
+        }
+        return Ok(Outcome::Clean);
     }
-    Ok(match report.status {
+    let report = execute(global, &workspace, &options)?;
+    print_report(&report, args.json, args.markdown)?;
+    Ok(outcome(&report))
+}
+
+pub(crate) fn execute(
+    global: &GlobalArgs,
+    workspace: &LoadedWorkspace,
+    options: &RunOptions,
+) -> Result<RunReport, CliError> {
+    let progress = progress::for_terminal(global.quiet);
+    let result = carry_orchestrator::run::run(workspace, options, progress.as_progress());
+    progress.finish();
+    result.map_err(run_error)
+}
+
+pub(crate) fn print_report(report: &RunReport, json: bool, markdown: bool) -> Result<(), CliError> {
+    if json {
+        super::print_json(report)?;
+    } else if markdown {
+        anstream::print!("{}", report_markdown::render(report));
+    } else {
+        anstream::print!("{}", report_text::render(report));
+    }
+    Ok(())
+}
+
+pub(crate) fn outcome(report: &RunReport) -> Outcome {
+    match report.status {
         RunStatus::Clean => Outcome::Clean,
         RunStatus::Attention => Outcome::Attention,
-    })
+    }
+}
+
+pub(crate) fn run_error(error: RunError) -> CliError {
+    match error {
+        RunError::Invalid(diagnostics) => {
+            let message = RunError::Invalid(diagnostics.clone()).to_string();
+            CliError::failure(message).with_diagnostics(diagnostics)
+        }
+        RunError::UnknownProject(name) => CliError::usage(format!("no project '{name}'")),
+        RunError::Locked(lock) => CliError::failure(lock.to_string())
+            .with_hint("wait for that run to finish; a run that died frees the lock by itself"),
+        other => CliError::new(crate::error::ErrorKind::Failure, other),
+    }
 }

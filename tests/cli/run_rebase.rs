@@ -268,13 +268,6 @@ fn a_second_run_with_nothing_moved_is_unchanged_and_clean() {
     );
 }
 
-#[test]
-fn run_without_no_test_says_tests_are_not_built_yet() {
-    let workspace = TestWorkspace::new(MANIFEST);
-    let output = workspace.carry(&["run"]);
-    assert_eq!(output.code, 2);
-}
-
 /// Three projects tied by a feature, two series forms, one upstream fetched by URL:
 ///
 /// ```text

@@ -17,6 +17,7 @@ use git2::Oid;
 use git2::Repository;
 use git2::Tree;
 use imara_diff::InternedInput;
+use serde::Deserialize;
 use serde::Serialize;
 
 use crate::git::GitError;
@@ -35,7 +36,7 @@ impl Entry {
 }
 
 /// Why a path conflicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ConflictKind {
     /// Both sides changed the same lines.
@@ -53,7 +54,7 @@ pub enum ConflictKind {
 }
 
 /// One side of a conflicting hunk, trimmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConflictHunk {
     /// The lines as the old base had them.
     pub base: Vec<String>,
@@ -64,14 +65,14 @@ pub struct ConflictHunk {
 }
 
 /// A path that does not merge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathConflict {
     /// The path.
     pub path: String,
     /// Why.
     pub kind: ConflictKind,
     /// For content conflicts, the conflicting hunks.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hunks: Vec<ConflictHunk>,
 }
 

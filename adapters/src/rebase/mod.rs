@@ -26,6 +26,7 @@ use landed::UpstreamCache;
 use landed::UpstreamIndex;
 use merge::PathConflict;
 use merge::TreeMerge;
+use serde::Deserialize;
 use serde::Serialize;
 
 use crate::git::GitError;
@@ -53,7 +54,7 @@ pub struct RebaseRequest {
 }
 
 /// What happened to one patch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Carried over; its new commit.
@@ -64,7 +65,7 @@ pub enum Outcome {
     /// Upstream already has it.
     Landed {
         /// The upstream commit that matched, where one did.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         upstream_commit: Option<String>,
         /// The signal that matched.
         by: LandedBy,
@@ -78,7 +79,7 @@ pub enum Outcome {
         /// Upstream commits in the moved range that touched those paths, oldest first.
         upstream_commits: Vec<String>,
         /// The first upstream commit (first-parent line) at which the patch stops applying.
-        #[serde(skip_serializing_if = "Option::is_none")]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         first_bad: Option<String>,
     },
     /// It needs a patch that conflicted or was blocked.
@@ -153,6 +154,17 @@ pub fn rebase_series(
     cache: &mut UpstreamCache,
     options: &RebaseOptions,
 ) -> Result<SeriesResult, RebaseError> {
+    rebase_series_with_progress(repo, request, cache, options, &mut |_, _| {})
+}
+
+/// [`rebase_series`], calling `on_patch(index, name)` as each patch starts.
+pub fn rebase_series_with_progress(
+    repo: &Repository,
+    request: &RebaseRequest,
+    cache: &mut UpstreamCache,
+    options: &RebaseOptions,
+    on_patch: &mut dyn FnMut(usize, &str),
+) -> Result<SeriesResult, RebaseError> {
     // carry wrote or verified every object it reads back here; git's checks on creation and
     // hash verification on read only cost time (process-wide settings, safe to repeat).
     git2::opts::strict_object_creation(false);
@@ -172,7 +184,8 @@ pub fn rebase_series(
     let mut tainted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut results = Vec::with_capacity(request.patches.len());
 
-    for input in &request.patches {
+    for (position, input) in request.patches.iter().enumerate() {
+        on_patch(position, &input.name);
         let commit = repo
             .find_commit(input.commit)
             .map_err(GitError::git("reading a patch commit"))?;

@@ -1,0 +1,124 @@
+//! The workspace lock: one run at a time, and a dead run noticed.
+//!
+//! An advisory lock on `.carry/lock` (`flock`), held for the whole run. The kernel releases
+//! it when the process dies, even by SIGKILL, so a lock that can be taken while the store
+//! says a run is going means that run is dead. The file holds who holds it, for the message a
+//! second run prints.
+
+use std::fs::File;
+use std::fs::OpenOptions;
+use std::io::Read as _;
+use std::io::Seek as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde::Serialize;
+
+/// Who holds the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    /// The run's id.
+    pub run: String,
+    /// Its process.
+    pub pid: u32,
+    /// When it started.
+    pub started_at: String,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another run holds it.
+    #[error("the workspace is locked by run {} (pid {}, started {})", holder.run, holder.pid, holder.started_at)]
+    Held {
+        /// Who.
+        holder: LockHolder,
+    },
+    /// Another process holds it and did not say who.
+    #[error("the workspace is locked by another carry process ({})", path.display())]
+    HeldUnknown {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The lock file could not be used.
+    #[error("cannot use the lock file {}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The held lock; dropping it releases it.
+#[derive(Debug)]
+pub struct WorkspaceLock {
+    file: File,
+}
+
+impl WorkspaceLock {
+    /// Takes the lock in `state_dir` for `holder`, or says who has it.
+    pub fn acquire(state_dir: &Path, holder: &LockHolder) -> Result<Self, LockError> {
+        let path = state_dir.join("lock");
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(state_dir).map_err(io)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(match serde_json::from_str(&text) {
+                    Ok(holder) => LockError::Held { holder },
+                    Err(_) => LockError::HeldUnknown { path },
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+        }
+        let text = serde_json::to_string(holder).map_err(|e| io(std::io::Error::other(e)))?;
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        file.write_all(text.as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        Ok(Self { file })
+    }
+
+    /// Releases the lock now.
+    pub fn release(self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_is_told_who_has_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let first = LockHolder {
+            run: "r1".to_owned(),
+            pid: 42,
+            started_at: "2026-01-01T00:00:00Z".to_owned(),
+        };
+        let lock = WorkspaceLock::acquire(dir.path(), &first).expect("first");
+        match WorkspaceLock::acquire(dir.path(), &first) {
+            Err(LockError::Held { holder }) => assert_eq!(holder, first),
+            other => panic!("expected Held, got {other:?}"),
+        }
+        lock.release();
+        WorkspaceLock::acquire(dir.path(), &first).expect("free again");
+    }
+}

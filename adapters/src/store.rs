@@ -1,0 +1,647 @@
+//! The workspace's embedded store, `.carry/carry.db` (SQLite).
+//!
+//! One typed API over the tables: runs and their reports, a journal of each run's steps,
+//! per-project and per-patch outcomes, upstream positions, the upstream commit cache
+//! (paths, Change-Ids, patch-ids), and content-addressed results (a rebase or a test done once
+//! for the same inputs is reused, which is what lets a killed run resume cheaply). SQL stays in
+//! this module. The schema is versioned (`PRAGMA user_version`) and migrated forward on open.
+
+use std::path::Path;
+use std::path::PathBuf;
+
+use rusqlite::Connection;
+use rusqlite::OptionalExtension;
+use rusqlite::params;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::rebase::landed::UpstreamCache;
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("the store at {} failed while {action}", path.display())]
+    Sql {
+        /// The database file.
+        path: PathBuf,
+        /// What carry was doing.
+        action: &'static str,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A stored value does not decode (a newer carry wrote it, or it was edited by hand).
+    #[error("the store holds a value carry cannot read ({what})")]
+    Decode {
+        /// Which value.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The database is newer than this carry.
+    #[error("the store has schema version {found}; this carry knows up to {known}; upgrade carry")]
+    TooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+}
+
+/// Each migration takes the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: runs, journal, outcomes, positions, caches, results.
+    "CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        options TEXT NOT NULL,
+        resumed_from TEXT,
+        report TEXT
+     );
+     CREATE TABLE journal (
+        run TEXT NOT NULL REFERENCES runs(id),
+        seq INTEGER NOT NULL,
+        step TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (run, seq)
+     );
+     CREATE TABLE project_outcomes (
+        run TEXT NOT NULL REFERENCES runs(id),
+        project TEXT NOT NULL,
+        status TEXT NOT NULL,
+        upstream_from TEXT,
+        upstream_to TEXT,
+        result TEXT,
+        test_status TEXT NOT NULL,
+        PRIMARY KEY (run, project)
+     );
+     CREATE TABLE patch_outcomes (
+        run TEXT NOT NULL REFERENCES runs(id),
+        patch TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        upstream_commit TEXT,
+        matched_by TEXT,
+        PRIMARY KEY (run, patch)
+     );
+     CREATE TABLE patch_first_seen (
+        patch TEXT PRIMARY KEY,
+        run TEXT NOT NULL,
+        at TEXT NOT NULL
+     );
+     CREATE TABLE upstream_positions (
+        project TEXT PRIMARY KEY,
+        reference TEXT NOT NULL,
+        oid TEXT NOT NULL,
+        run TEXT NOT NULL
+     );
+     CREATE TABLE upstream_cache (
+        project TEXT PRIMARY KEY,
+        data BLOB NOT NULL
+     );
+     CREATE TABLE rebase_results (
+        key TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        run TEXT NOT NULL,
+        data BLOB NOT NULL
+     );
+     CREATE TABLE test_results (
+        key TEXT PRIMARY KEY,
+        project TEXT NOT NULL,
+        run TEXT NOT NULL,
+        data BLOB NOT NULL
+     );",
+];
+
+/// A run as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    /// Its id.
+    pub id: String,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it finished, if it did.
+    pub finished_at: Option<String>,
+    /// running, clean, attention, failed or interrupted.
+    pub status: String,
+    /// The process that ran it.
+    pub pid: u32,
+    /// The run it resumed, if any.
+    pub resumed_from: Option<String>,
+}
+
+/// The store of one workspace.
+pub struct Store {
+    connection: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// The current time, RFC 3339 in UTC.
+pub fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the store in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
+        let path = state_dir.join("carry.db");
+        let sql = |action| {
+            let path = path.clone();
+            move |source| StoreError::Sql {
+                path,
+                action,
+                source,
+            }
+        };
+        std::fs::create_dir_all(state_dir).map_err(|e| StoreError::Sql {
+            path: path.clone(),
+            action: "creating the state directory",
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        })?;
+        let mut connection = Connection::open(&path).map_err(sql("opening"))?;
+        // WAL: readers (the dashboard, `carry report`) never block the run that writes.
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql("setting the journal mode"))?;
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql("setting synchronous"))?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql("setting the busy timeout"))?;
+        let version: i64 = connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(sql("reading the schema version"))?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > known {
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
+        }
+        for (index, migration) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
+            let transaction = connection.transaction().map_err(sql("migrating"))?;
+            transaction
+                .execute_batch(migration)
+                .map_err(sql("migrating"))?;
+            transaction
+                .pragma_update(None, "user_version", index + 1)
+                .map_err(sql("migrating"))?;
+            transaction.commit().map_err(sql("migrating"))?;
+        }
+        Ok(Self { connection, path })
+    }
+
+    fn sql(&self, action: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sql {
+            path: self.path.clone(),
+            action,
+            source,
+        }
+    }
+
+    /// The schema version in use.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(self.sql("reading the schema version"))
+    }
+
+    /// Marks every run still `running` as `interrupted` (call with the workspace lock held:
+    /// no live process owns them); returns their ids, newest first.
+    pub fn interrupt_dead_runs(&self) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id FROM runs WHERE status = 'running' ORDER BY started_at DESC, id DESC",
+            )
+            .map_err(self.sql("finding unfinished runs"))?;
+        let ids: Vec<String> = statement
+            .query_map([], |row| row.get(0))
+            .map_err(self.sql("finding unfinished runs"))?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql("finding unfinished runs"))?;
+        self.connection
+            .execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'",
+                params![now()],
+            )
+            .map_err(self.sql("marking runs interrupted"))?;
+        Ok(ids)
+    }
+
+    /// Records a new run as `running`.
+    pub fn start_run(
+        &self,
+        id: &str,
+        options: &impl Serialize,
+        resumed_from: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let options = serde_json::to_string(options).map_err(|source| StoreError::Decode {
+            what: "run options",
+            source,
+        })?;
+        self.connection
+            .execute(
+                "INSERT INTO runs (id, started_at, status, pid, options, resumed_from) VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+                params![id, now(), std::process::id(), options, resumed_from],
+            )
+            .map_err(self.sql("recording a run"))?;
+        Ok(())
+    }
+
+    /// Appends a step to a run's journal.
+    pub fn journal(
+        &self,
+        run: &str,
+        step: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT INTO journal (run, seq, step, subject, detail, at)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE run = ?1), ?2, ?3, ?4, ?5)",
+                params![run, step, subject, detail, now()],
+            )
+            .map_err(self.sql("writing the journal"))?;
+        Ok(())
+    }
+
+    /// A run's journal: (step, subject, detail, at), in order.
+    pub fn journal_of(
+        &self,
+        run: &str,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT step, subject, detail, at FROM journal WHERE run = ?1 ORDER BY seq")
+            .map_err(self.sql("reading the journal"))?;
+        statement
+            .query_map(params![run], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .map_err(self.sql("reading the journal"))?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql("reading the journal"))
+    }
+
+    /// Finishes a run with its status and report, and records its outcomes, in one transaction.
+    pub fn finish_run(
+        &mut self,
+        id: &str,
+        status: &str,
+        report: &impl Serialize,
+        projects: &[ProjectOutcomeRow],
+        patches: &[PatchOutcomeRow],
+    ) -> Result<(), StoreError> {
+        let report = serde_json::to_string(report).map_err(|source| StoreError::Decode {
+            what: "run report",
+            source,
+        })?;
+        let path = self.path.clone();
+        let sql = |action| {
+            let path = path.clone();
+            move |source| StoreError::Sql {
+                path,
+                action,
+                source,
+            }
+        };
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(sql("finishing a run"))?;
+        transaction
+            .execute(
+                "UPDATE runs SET status = ?2, finished_at = ?3, report = ?4 WHERE id = ?1",
+                params![id, status, now(), report],
+            )
+            .map_err(sql("finishing a run"))?;
+        for row in projects {
+            transaction
+                .execute(
+                    "INSERT OR REPLACE INTO project_outcomes (run, project, status, upstream_from, upstream_to, result, test_status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![id, row.project, row.status, row.upstream_from, row.upstream_to, row.result, row.test_status],
+                )
+                .map_err(sql("recording project outcomes"))?;
+            if let Some(to) = &row.upstream_to {
+                transaction
+                    .execute(
+                        "INSERT OR REPLACE INTO upstream_positions (project, reference, oid, run) VALUES (?1, ?2, ?3, ?4)",
+                        params![row.project, row.reference, to, id],
+                    )
+                    .map_err(sql("recording upstream positions"))?;
+            }
+        }
+        for row in patches {
+            transaction
+                .execute(
+                    "INSERT OR REPLACE INTO patch_outcomes (run, patch, outcome, upstream_commit, matched_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, row.patch, row.outcome, row.upstream_commit, row.matched_by],
+                )
+                .map_err(sql("recording patch outcomes"))?;
+            transaction
+                .execute(
+                    "INSERT OR IGNORE INTO patch_first_seen (patch, run, at) VALUES (?1, ?2, ?3)",
+                    params![row.patch, id, now()],
+                )
+                .map_err(sql("recording patch outcomes"))?;
+        }
+        transaction.commit().map_err(sql("finishing a run"))
+    }
+
+    /// Marks a run that could not do its job.
+    pub fn fail_run(&self, id: &str, why: &str) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "UPDATE runs SET status = 'failed', finished_at = ?2, report = ?3 WHERE id = ?1",
+                params![id, now(), serde_json::json!({ "error": why }).to_string()],
+            )
+            .map_err(self.sql("recording a failed run"))?;
+        Ok(())
+    }
+
+    /// The runs, newest first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id, started_at, finished_at, status, pid, resumed_from FROM runs
+                 ORDER BY started_at DESC, rowid DESC LIMIT ?1",
+            )
+            .map_err(self.sql("listing runs"))?;
+        statement
+            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+                Ok(RunRecord {
+                    id: row.get(0)?,
+                    started_at: row.get(1)?,
+                    finished_at: row.get(2)?,
+                    status: row.get(3)?,
+                    pid: row.get(4)?,
+                    resumed_from: row.get(5)?,
+                })
+            })
+            .map_err(self.sql("listing runs"))?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql("listing runs"))
+    }
+
+    /// A finished run's stored report, as JSON text.
+    pub fn report(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT report FROM runs WHERE id = ?1",
+                params![id],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map_err(self.sql("reading a report"))
+            .map(Option::flatten)
+    }
+
+    /// The newest run that finished with a report.
+    pub fn last_reported_run(&self) -> Result<Option<String>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT id FROM runs WHERE report IS NOT NULL AND status IN ('clean', 'attention')
+                 ORDER BY started_at DESC, rowid DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sql("finding the last run"))
+    }
+
+    /// When carry first saw a patch (RFC 3339), by `PROJECT/NAME`.
+    pub fn first_seen(&self, patch: &str) -> Result<Option<String>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT at FROM patch_first_seen WHERE patch = ?1",
+                params![patch],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sql("reading first-seen dates"))
+    }
+
+    /// The upstream commit cache of a project.
+    pub fn upstream_cache(&self, project: &str) -> Result<UpstreamCache, StoreError> {
+        let data: Option<Vec<u8>> = self
+            .connection
+            .query_row(
+                "SELECT data FROM upstream_cache WHERE project = ?1",
+                params![project],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sql("reading the upstream cache"))?;
+        // A cache that does not decode (an older layout) is only a cache: start afresh.
+        Ok(data
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default())
+    }
+
+    /// Saves the upstream commit cache of a project.
+    pub fn save_upstream_cache(
+        &self,
+        project: &str,
+        cache: &UpstreamCache,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::to_vec(cache).map_err(|source| StoreError::Decode {
+            what: "upstream cache",
+            source,
+        })?;
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO upstream_cache (project, data) VALUES (?1, ?2)",
+                params![project, data],
+            )
+            .map_err(self.sql("saving the upstream cache"))?;
+        Ok(())
+    }
+
+    /// A rebase result recorded for the same inputs.
+    pub fn rebase_result<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.result("rebase_results", key)
+    }
+
+    /// Records a rebase result for its inputs.
+    pub fn save_rebase_result(
+        &self,
+        key: &str,
+        project: &str,
+        run: &str,
+        value: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        self.save_result("rebase_results", key, project, run, value)
+    }
+
+    /// A test result recorded for the same inputs.
+    pub fn test_result<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        self.result("test_results", key)
+    }
+
+    /// Records a test result for its inputs.
+    pub fn save_test_result(
+        &self,
+        key: &str,
+        project: &str,
+        run: &str,
+        value: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        self.save_result("test_results", key, project, run, value)
+    }
+
+    fn result<T: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let data: Option<Vec<u8>> = self
+            .connection
+            .query_row(
+                &format!("SELECT data FROM {table} WHERE key = ?1"),
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sql("reading a recorded result"))?;
+        Ok(data.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    fn save_result(
+        &self,
+        table: &'static str,
+        key: &str,
+        project: &str,
+        run: &str,
+        value: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::to_vec(value).map_err(|source| StoreError::Decode {
+            what: "a result",
+            source,
+        })?;
+        self.connection
+            .execute(
+                &format!("INSERT OR REPLACE INTO {table} (key, project, run, data) VALUES (?1, ?2, ?3, ?4)"),
+                params![key, project, run, data],
+            )
+            .map_err(self.sql("recording a result"))?;
+        Ok(())
+    }
+
+    /// Patch counts per finished run, oldest first: (run, started_at, patches carried).
+    pub fn carried_over_time(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT r.id, r.started_at, COUNT(p.patch) FROM runs r
+                 LEFT JOIN patch_outcomes p ON p.run = r.id AND p.outcome != 'landed'
+                 WHERE r.status IN ('clean', 'attention')
+                 GROUP BY r.id ORDER BY r.started_at, r.rowid",
+            )
+            .map_err(self.sql("reading the trend"))?;
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .map_err(self.sql("reading the trend"))?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql("reading the trend"))
+    }
+}
+
+/// One project's outcome in a run, for [`Store::finish_run`].
+#[derive(Debug, Clone)]
+pub struct ProjectOutcomeRow {
+    /// The project.
+    pub project: String,
+    /// Its upstream ref.
+    pub reference: String,
+    /// rebased, unchanged or error.
+    pub status: String,
+    /// Where its series sat.
+    pub upstream_from: Option<String>,
+    /// Where upstream is.
+    pub upstream_to: Option<String>,
+    /// The candidate.
+    pub result: Option<String>,
+    /// The test's status.
+    pub test_status: String,
+}
+
+/// One patch's outcome in a run, for [`Store::finish_run`].
+#[derive(Debug, Clone)]
+pub struct PatchOutcomeRow {
+    /// `PROJECT/NAME`.
+    pub patch: String,
+    /// applied, landed, conflict or blocked.
+    pub outcome: String,
+    /// The upstream commit a landed patch matched.
+    pub upstream_commit: Option<String>,
+    /// How it matched.
+    pub matched_by: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_store_migrates_to_the_latest_schema_and_reopens() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open");
+        assert_eq!(store.schema_version().expect("version"), 1);
+        drop(store);
+        let store = Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.schema_version().expect("version"), 1);
+    }
+
+    #[test]
+    fn a_store_from_a_newer_carry_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        drop(Store::open(dir.path()).expect("open"));
+        let connection = Connection::open(dir.path().join("carry.db")).expect("sqlite");
+        connection
+            .pragma_update(None, "user_version", 99)
+            .expect("bump");
+        drop(connection);
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn runs_left_running_are_marked_interrupted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .start_run("r1", &serde_json::json!({}), None)
+            .expect("start");
+        store
+            .journal("r1", "rebased", "qemu", "{}")
+            .expect("journal");
+        assert_eq!(store.interrupt_dead_runs().expect("interrupt"), ["r1"]);
+        assert_eq!(store.runs(10).expect("runs")[0].status, "interrupted");
+        assert_eq!(store.journal_of("r1").expect("journal").len(), 1);
+    }
+}

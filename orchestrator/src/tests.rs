@@ -1,0 +1,375 @@
+//! The test phase: each redone project's test command, stage by stage, in checkouts of the
+//! candidates, with what it consumes checked out beside it.
+//!
+//! A project is not tested (`blocked`) when its own series has a conflict or a blocked patch,
+//! or when anything it consumes, directly or not, failed, timed out or was blocked. A test is
+//! reused when its command, its candidate's tree and the trees of everything it consumes are
+//! those of an earlier run. Up to `jobs` tests of one stage run side by side.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use carry_adapters::checkout::checkout;
+use carry_adapters::process::Ended;
+use carry_adapters::process::TestCommand;
+use carry_adapters::process::TestRun;
+use carry_adapters::process::run_test;
+use carry_adapters::store::Store;
+use carry_graph::ProjectName;
+use carry_graph::WorkspaceGraph;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::report::ProjectReport;
+use crate::report::ProjectStatus;
+use crate::report::TestReport;
+use crate::report::TestStatus;
+use crate::run::CANDIDATE_REFS;
+use crate::run::Progress;
+use crate::run::RunError;
+use crate::run::RunEvent;
+use crate::workspace::LoadedWorkspace;
+
+pub(crate) struct TestContext<'a> {
+    pub(crate) workspace: &'a LoadedWorkspace,
+    pub(crate) graph: &'a WorkspaceGraph,
+    pub(crate) store: &'a Store,
+    pub(crate) run_id: &'a str,
+    pub(crate) jobs: usize,
+    pub(crate) progress: &'a dyn Progress,
+}
+
+/// What the store keeps of a test for reuse.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredTest {
+    run: TestRun,
+    log: String,
+}
+
+/// A project's candidate: its repository and commit.
+struct Candidate {
+    repo: PathBuf,
+    commit: String,
+    tree: String,
+}
+
+pub(crate) fn run_tests(
+    context: &TestContext<'_>,
+    reports: &mut BTreeMap<ProjectName, ProjectReport>,
+) -> Result<(), RunError> {
+    let manifest = &context.workspace.manifest.workspace;
+    let state = context.workspace.state_dir();
+    let checkouts = state.join("checkouts");
+    let logs = state.join("logs").join(context.run_id);
+    let candidates = candidates(context, reports);
+    let mut checked_out: BTreeSet<ProjectName> = BTreeSet::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(context.jobs.clamp(1, 64))
+        .enable_all()
+        .build()
+        .map_err(|source| RunError::State {
+            path: state.clone(),
+            source,
+        })?;
+
+    for stage in context.graph.stages() {
+        let mut pending: Vec<(ProjectName, TestCommand, String)> = Vec::new();
+        for name in stage {
+            let Some(report) = reports.get(name) else {
+                continue;
+            };
+            if report.status != ProjectStatus::Rebased {
+                continue;
+            }
+            let project = &manifest.projects[name];
+            let Some(spec) = &project.test else {
+                set(
+                    reports,
+                    name,
+                    TestReport::not_run(TestStatus::Skipped, "the project has no test"),
+                );
+                continue;
+            };
+            if report.patches.iter().any(|p| p.outcome.failed()) {
+                set(
+                    reports,
+                    name,
+                    TestReport::not_run(
+                        TestStatus::Blocked,
+                        "a patch of its own conflicted or is blocked",
+                    ),
+                );
+                context.progress.event(RunEvent::TestFinished {
+                    project: name.clone(),
+                    status: TestStatus::Blocked,
+                    duration_ms: None,
+                });
+                continue;
+            }
+            let id = context
+                .graph
+                .project(name.as_str())
+                .expect("every project is in the graph");
+            let consumed = context.graph.consumed(id);
+            let broken = consumed.iter().find_map(|dependency| {
+                let dep = reports.get(dependency)?;
+                let why = match (dep.status, dep.test.status) {
+                    (ProjectStatus::Error, _) => "could not be rebased",
+                    (_, TestStatus::Failed) => "failed its test",
+                    (_, TestStatus::Timeout) => "timed out",
+                    (_, TestStatus::Blocked) => "is blocked",
+                    _ => return None,
+                };
+                Some(format!("{dependency} {why}"))
+            });
+            if let Some(why) = broken {
+                set(reports, name, TestReport::not_run(TestStatus::Blocked, why));
+                context.progress.event(RunEvent::TestFinished {
+                    project: name.clone(),
+                    status: TestStatus::Blocked,
+                    duration_ms: None,
+                });
+                continue;
+            }
+            let Some(own) = candidates.get(name) else {
+                set(
+                    reports,
+                    name,
+                    TestReport::not_run(TestStatus::Blocked, "it has no candidate"),
+                );
+                continue;
+            };
+
+            // Checkouts: the candidate, and everything it consumes that has one.
+            let mut env = vec![
+                ("CARRY_PROJECT".to_owned(), name.to_string()),
+                ("CARRY_RUN".to_owned(), context.run_id.to_owned()),
+            ];
+            let own_dir = checkouts.join(name.as_str());
+            if let Err(error) = prepare(&mut checked_out, name, own, &own_dir) {
+                set(
+                    reports,
+                    name,
+                    TestReport::not_run(TestStatus::Blocked, error),
+                );
+                continue;
+            }
+            env.push((
+                "CARRY_SOURCE_DIR".to_owned(),
+                own_dir.to_string_lossy().into_owned(),
+            ));
+            let mut key = sha1_smol::Sha1::new();
+            key.update(
+                format!("carry-test-v1\0{}\0{}\0{}", name, spec.command, own.tree).as_bytes(),
+            );
+            let mut dependency_failed = None;
+            for dependency in &consumed {
+                let Some(candidate) = candidates.get(dependency) else {
+                    continue;
+                };
+                let dir = checkouts.join(dependency.as_str());
+                if let Err(error) = prepare(&mut checked_out, dependency, candidate, &dir) {
+                    dependency_failed = Some(error);
+                    break;
+                }
+                env.push((
+                    format!("CARRY_DEP_{}", dependency.env_suffix()),
+                    dir.to_string_lossy().into_owned(),
+                ));
+                key.update(format!("\0{dependency}\0{}", candidate.tree).as_bytes());
+            }
+            if let Some(error) = dependency_failed {
+                set(
+                    reports,
+                    name,
+                    TestReport::not_run(TestStatus::Blocked, error),
+                );
+                continue;
+            }
+            let key = key.digest().to_string();
+            if let Some(previous) = context.store.test_result::<StoredTest>(&key)?
+                && previous.run.ended != Ended::Timeout
+            {
+                let mut test = test_report(&previous.run, previous.log);
+                test.reused = true;
+                context.progress.event(RunEvent::Reused {
+                    project: name.clone(),
+                    what: "test",
+                });
+                context.progress.event(RunEvent::TestFinished {
+                    project: name.clone(),
+                    status: test.status,
+                    duration_ms: test.duration_ms,
+                });
+                context
+                    .store
+                    .journal(context.run_id, "reused-test", name.as_str(), &key)?;
+                set(reports, name, test);
+                continue;
+            }
+            pending.push((
+                name.clone(),
+                TestCommand {
+                    command: spec.command.clone(),
+                    dir: own_dir,
+                    env,
+                    timeout: spec.timeout,
+                    log: logs.join(format!("{name}.log")),
+                },
+                key,
+            ));
+        }
+        for (name, outcome, key, log) in run_stage(&runtime, context, pending) {
+            let test = match outcome {
+                Ok(run) => {
+                    context.store.save_test_result(
+                        &key,
+                        name.as_str(),
+                        context.run_id,
+                        &StoredTest {
+                            run: run.clone(),
+                            log: log.clone(),
+                        },
+                    )?;
+                    test_report(&run, log)
+                }
+                Err(error) => TestReport::not_run(TestStatus::Failed, error),
+            };
+            context
+                .store
+                .journal(context.run_id, "tested", name.as_str(), &key)?;
+            set(reports, &name, test);
+        }
+    }
+    Ok(())
+}
+
+type StageResult = (ProjectName, Result<TestRun, String>, String, String);
+
+/// Runs one stage's tests, at most `jobs` at a time.
+fn run_stage(
+    runtime: &tokio::runtime::Runtime,
+    context: &TestContext<'_>,
+    pending: Vec<(ProjectName, TestCommand, String)>,
+) -> Vec<StageResult> {
+    runtime.block_on(async {
+        let mut queue = pending.into_iter();
+        let mut running = tokio::task::JoinSet::new();
+        let mut done = Vec::new();
+        loop {
+            while running.len() < context.jobs {
+                let Some((name, command, key)) = queue.next() else {
+                    break;
+                };
+                context.progress.event(RunEvent::TestStarted {
+                    project: name.clone(),
+                });
+                running.spawn(async move {
+                    let log = command.log.to_string_lossy().into_owned();
+                    let outcome = run_test(&command).await.map_err(|e| e.to_string());
+                    (name, outcome, key, log)
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            if let Ok((name, outcome, key, log)) = joined {
+                let (status, duration_ms) = match &outcome {
+                    Ok(run) => (ended_status(run.ended), Some(run.duration_ms)),
+                    Err(_) => (TestStatus::Failed, None),
+                };
+                context.progress.event(RunEvent::TestFinished {
+                    project: name.clone(),
+                    status,
+                    duration_ms,
+                });
+                done.push((name, outcome, key, log));
+            }
+        }
+        done
+    })
+}
+
+fn ended_status(ended: Ended) -> TestStatus {
+    match ended {
+        Ended::Passed => TestStatus::Passed,
+        Ended::Failed => TestStatus::Failed,
+        Ended::Timeout => TestStatus::Timeout,
+    }
+}
+
+fn test_report(run: &TestRun, log: String) -> TestReport {
+    TestReport {
+        status: ended_status(run.ended),
+        duration_ms: Some(run.duration_ms),
+        log: Some(log),
+        exit_code: run.exit_code,
+        log_tail: run.tail.clone(),
+        reason: None,
+        reused: false,
+    }
+}
+
+fn set(reports: &mut BTreeMap<ProjectName, ProjectReport>, name: &ProjectName, test: TestReport) {
+    if let Some(report) = reports.get_mut(name) {
+        report.test = test;
+    }
+}
+
+fn prepare(
+    done: &mut BTreeSet<ProjectName>,
+    name: &ProjectName,
+    candidate: &Candidate,
+    dir: &std::path::Path,
+) -> Result<(), String> {
+    if done.contains(name) {
+        return Ok(());
+    }
+    checkout(&candidate.repo, dir, &candidate.commit).map_err(|e| e.to_string())?;
+    done.insert(name.clone());
+    Ok(())
+}
+
+/// Each project's candidate: this run's result, or the candidate an earlier run left.
+fn candidates(
+    context: &TestContext<'_>,
+    reports: &BTreeMap<ProjectName, ProjectReport>,
+) -> BTreeMap<ProjectName, Candidate> {
+    let manifest = &context.workspace.manifest.workspace;
+    let mut found = BTreeMap::new();
+    for (name, project) in &manifest.projects {
+        let repo_path = context.workspace.root.join(&project.repo);
+        let Ok(repo) = git2::Repository::open(&repo_path) else {
+            continue;
+        };
+        let commit = reports
+            .get(name)
+            .and_then(|r| r.result.clone())
+            .or_else(|| {
+                repo.find_reference(&format!("{CANDIDATE_REFS}{name}"))
+                    .ok()
+                    .and_then(|r| r.target())
+                    .map(|oid| oid.to_string())
+            });
+        let Some(commit) = commit else {
+            continue;
+        };
+        let Some(tree) = git2::Oid::from_str(&commit)
+            .ok()
+            .and_then(|oid| repo.find_commit(oid).ok())
+            .map(|c| c.tree_id().to_string())
+        else {
+            continue;
+        };
+        found.insert(
+            name.clone(),
+            Candidate {
+                repo: repo_path,
+                commit,
+                tree,
+            },
+        );
+    }
+    found
+}
