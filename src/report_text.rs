@@ -10,6 +10,26 @@ use carry_orchestrator::report::RunReport;
 use carry_orchestrator::report::RunStatus;
 use carry_orchestrator::run::outcome_name;
 
+fn test_summary(test: &carry_orchestrator::report::TestReport) -> String {
+    use carry_orchestrator::report::TestStatus;
+    let status = match test.status {
+        TestStatus::Passed => "passed",
+        TestStatus::Failed => "FAILED",
+        TestStatus::Timeout => "TIMED OUT",
+        TestStatus::Blocked => "blocked",
+        TestStatus::Skipped => return String::new(),
+    };
+    let time = test.duration_ms.map_or(String::new(), |ms| {
+        format!(" in {:.1}s", ms as f64 / 1000.0)
+    });
+    let reused = if test.reused { ", reused" } else { "" };
+    let why = match (&test.reason, test.status) {
+        (Some(reason), TestStatus::Blocked) => format!(": {reason}"),
+        _ => String::new(),
+    };
+    format!("; test {status}{time}{reused}{why}")
+}
+
 fn short(oid: &str) -> &str {
     oid.get(..12).unwrap_or(oid)
 }
@@ -64,7 +84,8 @@ pub(crate) fn render(report: &RunReport) -> String {
                 )
             }
         };
-        let _ = writeln!(out, "  {:width$}  {line}", project.name.as_str());
+        let test = test_summary(&project.test);
+        let _ = writeln!(out, "  {:width$}  {line}{test}", project.name.as_str());
     }
     for feature in &report.features {
         let status = match feature.status {
@@ -132,6 +153,25 @@ pub(crate) fn render(report: &RunReport) -> String {
             }
             for note in &patch.notes {
                 let _ = writeln!(out, "  note {}: {note}", patch.id);
+            }
+        }
+        if matches!(
+            project.test.status,
+            carry_orchestrator::report::TestStatus::Failed
+                | carry_orchestrator::report::TestStatus::Timeout
+        ) {
+            let code = project
+                .test
+                .exit_code
+                .map_or_else(|| "no exit code".to_owned(), |c| format!("exit {c}"));
+            let _ = writeln!(
+                out,
+                "\ntest {} failed ({code}); log {}",
+                project.name,
+                project.test.log.as_deref().unwrap_or("-")
+            );
+            for line in &project.test.log_tail {
+                let _ = writeln!(out, "  | {line}");
             }
         }
     }

@@ -182,8 +182,12 @@ pub fn render(plan: &RunPlan) -> String {
                 .map_or(String::new(), |t| format!("; test: {t}"));
             let _ = writeln!(
                 out,
-                "  {:<7} {} ({} patches): {}{test}",
-                project.action, project.name, project.patches, project.reason
+                "  {:<7} {} ({} patch{}): {}{test}",
+                project.action,
+                project.name,
+                project.patches,
+                if project.patches == 1 { "" } else { "es" },
+                project.reason
             );
         }
     }

@@ -591,10 +591,6 @@ fn rebase_project(
         return Ok(report);
     }
 
-    progress.event(RunEvent::Rebasing {
-        project: name.clone(),
-        patches: inputs.len(),
-    });
     let request = RebaseRequest {
         old_base: from,
         onto: to,
@@ -644,6 +640,10 @@ fn rebase_project(
             return Ok(previous);
         }
     }
+    progress.event(RunEvent::Rebasing {
+        project: name.clone(),
+        patches: request.patches.len(),
+    });
     let started = std::time::Instant::now();
     let mut cache = work.store.upstream_cache(name.as_str())?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache loaded");
