@@ -115,6 +115,9 @@ pub(crate) struct DemoArgs {
     /// Print the report as JSON
     #[arg(long)]
     pub(crate) json: bool,
+    /// Build the workspace only; do not run it
+    #[arg(long)]
+    pub(crate) no_run: bool,
 }
 
 #[derive(Debug, Args)]

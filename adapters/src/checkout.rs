@@ -28,7 +28,10 @@ pub fn checkout(repo: &Path, dir: &Path, commit: &str) -> Result<(), CheckoutErr
         stderr,
     };
     if dir.join(".git").exists() {
-        return git(dir, &["checkout", "--quiet", "--force", "--detach", commit]).map_err(fail);
+        // A run killed while the checkout was made can leave it half-registered: start over.
+        if git(dir, &["checkout", "--quiet", "--force", "--detach", commit]).is_ok() {
+            return Ok(());
+        }
     }
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(|e| fail(e.to_string()))?;

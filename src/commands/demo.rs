@@ -18,6 +18,10 @@ pub(crate) fn run(global: &GlobalArgs, args: &DemoArgs) -> Result<Outcome, CliEr
         anstream::eprintln!("building the NFV demo workspace in {}", dir.display());
     }
     crate::demo::build(&dir).map_err(|e| CliError::new(ErrorKind::Failure, e))?;
+    if args.no_run {
+        anstream::println!("{}", dir.display());
+        return Ok(Outcome::Clean);
+    }
     let workspace = carry_orchestrator::workspace::load(&dir)?;
     let options = RunOptions {
         jobs: 2,

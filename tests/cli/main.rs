@@ -5,6 +5,8 @@
 mod support;
 
 mod manifest_diagnostics;
+mod nightly;
 mod queries;
+mod resume;
 mod run_rebase;
 mod series_validation;
