@@ -156,6 +156,10 @@ pub(crate) struct OrderArgs {
 pub(crate) struct ImpactArgs {
     /// The project whose upstream moves
     pub(crate) project: String,
+    /// Trial-rebase the series onto REF (any ref or commit the repository has) and say what
+    /// would apply, land, conflict or be blocked; records nothing
+    #[arg(long, value_name = "REF")]
+    pub(crate) to: Option<String>,
     /// Print JSON
     #[arg(long)]
     pub(crate) json: bool,

@@ -106,6 +106,16 @@ impl ProjectRepo {
         })
     }
 
+    /// What `spec` names as a place upstream could move to: carry's copy of an upstream
+    /// branch or tag first (`main` means upstream's main, not the user's), then anything
+    /// [`resolve`](Self::resolve) finds.
+    pub fn resolve_upstream_first(&self, spec: &str) -> Option<Oid> {
+        [UPSTREAM_HEADS, UPSTREAM_TAGS]
+            .iter()
+            .find_map(|prefix| ref_commit(&self.repo, &format!("{prefix}{spec}")))
+            .or_else(|| self.resolve(spec))
+    }
+
     /// The upstream branch `reference` as carry last fetched it, or read in place.
     pub fn upstream_tip(&self, reference: &str) -> Option<Oid> {
         let fetched = format!("{UPSTREAM_HEADS}{reference}");

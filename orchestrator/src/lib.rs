@@ -5,6 +5,7 @@
 //! - [`run`]: the nightly job: fetch, order, rebase, candidates.
 //! - `tests`: the test phase: real processes in candidate checkouts, stage by stage.
 //! - [`plan`]: `--dry-run`: what a run would do, and why.
+//! - [`trial`]: `impact --to`: a trial rebase in memory that records nothing.
 //! - [`report`]: the run report, schema `carry.run/v1`.
 //! - [`queries`]: the graph-level questions (`graph`, `order`, `impact`) over a loaded workspace.
 
@@ -16,5 +17,6 @@ pub mod queries;
 pub mod report;
 pub mod run;
 mod tests;
+pub mod trial;
 pub mod validate;
 pub mod workspace;

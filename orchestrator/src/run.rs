@@ -730,7 +730,7 @@ fn rebase_key(project: &ProjectName, request: &RebaseRequest, skip_first_bad: bo
 }
 
 /// Series-internal blockers are bare names; the report names every patch as `PROJECT/NAME`.
-fn qualify(project: &ProjectName, outcome: Outcome) -> Outcome {
+pub(crate) fn qualify(project: &ProjectName, outcome: Outcome) -> Outcome {
     match outcome {
         Outcome::Blocked { blocked_by } => Outcome::Blocked {
             blocked_by: blocked_by
@@ -748,7 +748,7 @@ fn qualify(project: &ProjectName, outcome: Outcome) -> Outcome {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -788,7 +788,7 @@ fn dir_base(repo: &ProjectRepo, project: &Project, to: Oid) -> Result<Oid, Strin
 }
 
 /// The patch files of a directory series, applied onto `base` as commits.
-fn dir_commits(
+pub(crate) fn dir_commits(
     root: &Path,
     repo: &ProjectRepo,
     base: Oid,

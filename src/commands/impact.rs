@@ -11,6 +11,9 @@ pub(crate) fn run(global: &GlobalArgs, args: &ImpactArgs) -> Result<Outcome, Cli
     let workspace = super::load(global)?;
     let graph = carry_orchestrator::queries::workspace_graph(&workspace)?;
     let project = super::project_arg(&graph, &args.project)?;
+    if let Some(to) = &args.to {
+        return trial(&workspace, graph.project_name_of(project), to, args.json);
+    }
     let impact = graph.impact(project);
     if args.json {
         super::print_json(&impact)?;
@@ -31,4 +34,95 @@ fn line<T: Display>(label: &str, items: &[T]) {
         let text: Vec<String> = items.iter().map(ToString::to_string).collect();
         anstream::println!("  {label} ({}): {}", items.len(), text.join(", "));
     }
+}
+
+fn trial(
+    workspace: &carry_orchestrator::workspace::LoadedWorkspace,
+    project: &carry_graph::ProjectName,
+    to: &str,
+    json: bool,
+) -> Result<Outcome, CliError> {
+    use carry_orchestrator::trial::TrialError;
+    let trial =
+        carry_orchestrator::trial::trial(workspace, project, to).map_err(|error| match error {
+            TrialError::Run(run) => super::run::run_error(run),
+            unknown @ TrialError::UnknownRef { .. } => CliError::usage(unknown.to_string()),
+            other => CliError::new(crate::error::ErrorKind::Failure, other),
+        })?;
+    let clean = carry_orchestrator::trial::is_clean(&trial);
+    if json {
+        super::print_json(&trial)?;
+    } else {
+        let counts: Vec<String> = carry_orchestrator::trial::counts(&trial)
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        anstream::println!(
+            "if {} moves to {} ({}): {}",
+            trial.project,
+            trial.to,
+            &trial.to_commit[..12.min(trial.to_commit.len())],
+            if counts.is_empty() {
+                "no patches".to_owned()
+            } else {
+                counts.join(", ")
+            }
+        );
+        for patch in &trial.patches {
+            let detail = match &patch.outcome {
+                carry_adapters::rebase::Outcome::Conflict {
+                    paths, first_bad, ..
+                } => format!(
+                    ": {}{}",
+                    paths.join(", "),
+                    first_bad.as_deref().map_or(String::new(), |c| format!(
+                        " (first bad upstream commit {})",
+                        &c[..12.min(c.len())]
+                    ))
+                ),
+                carry_adapters::rebase::Outcome::Blocked { blocked_by } => {
+                    format!(": needs {}", blocked_by.join(", "))
+                }
+                carry_adapters::rebase::Outcome::Landed {
+                    upstream_commit, ..
+                } => {
+                    format!(
+                        ": upstream {}",
+                        upstream_commit
+                            .as_deref()
+                            .map_or("?", |c| &c[..12.min(c.len())])
+                    )
+                }
+                carry_adapters::rebase::Outcome::Applied { .. } => String::new(),
+            };
+            anstream::println!(
+                "  {:<9} {}{detail}",
+                carry_orchestrator::run::outcome_name(&patch.outcome),
+                patch.id
+            );
+        }
+        for blocked in &trial.blocked_elsewhere {
+            anstream::println!(
+                "  blocked   {}: needs {}",
+                blocked.id,
+                blocked.blocked_by.join(", ")
+            );
+        }
+        line("features at risk", &trial.features_at_risk);
+        line("consumers", &trial.consumers);
+        let retest: Vec<String> = trial
+            .retest
+            .iter()
+            .map(|r| match r.last_duration_ms {
+                Some(ms) => format!("{} ({:.1}s last time)", r.project, ms as f64 / 1000.0),
+                None => r.project.to_string(),
+            })
+            .collect();
+        line("re-test, in order", &retest);
+    }
+    Ok(if clean {
+        Outcome::Clean
+    } else {
+        Outcome::Attention
+    })
 }

@@ -6,6 +6,7 @@ mod support;
 
 mod manifest_diagnostics;
 mod nightly;
+mod planner;
 mod queries;
 mod resume;
 mod run_rebase;
