@@ -57,6 +57,8 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Print a stored run's report
     Report(ReportArgs),
+    /// List every carried patch with its age, upstream state and deadline, overdue first
+    Debt(DebtArgs),
     /// Build the built-in NFV example workspace and run it
     Demo(DemoArgs),
 }
@@ -106,6 +108,19 @@ pub(crate) struct ReportArgs {
     /// Print Markdown
     #[arg(long)]
     pub(crate) markdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DebtArgs {
+    /// Print JSON (schema carry.debt/v1)
+    #[arg(long, conflicts_with = "markdown")]
+    pub(crate) json: bool,
+    /// Print Markdown
+    #[arg(long)]
+    pub(crate) markdown: bool,
+    /// Exit 3 when any patch is overdue
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, Args)]

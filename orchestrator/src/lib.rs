@@ -4,6 +4,7 @@
 //! - [`validate`]: the manifest, every series and every feature patch id.
 //! - [`run`]: the nightly job: fetch, order, rebase, candidates.
 //! - `tests`: the test phase: real processes in candidate checkouts, stage by stage.
+//! - [`debt`]: the patch-debt ledger: ages, upstream states, deadlines.
 //! - [`plan`]: `--dry-run`: what a run would do, and why.
 //! - [`trial`]: `impact --to`: a trial rebase in memory that records nothing.
 //! - [`report`]: the run report, schema `carry.run/v1`.
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod debt;
 pub mod plan;
 pub mod queries;
 pub mod report;

@@ -1,5 +1,6 @@
 //! One module per subcommand; each maps arguments to library calls and prints.
 
+mod debt;
 mod demo;
 mod fetch;
 mod graph;
@@ -31,6 +32,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Fetch(args) => fetch::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),
         Command::Report(args) => report::run(&cli.global, args),
+        Command::Debt(args) => debt::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
     }
 }

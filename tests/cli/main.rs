@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod debt;
 mod manifest_diagnostics;
 mod nightly;
 mod planner;
