@@ -59,6 +59,8 @@ pub(crate) enum Command {
     Report(ReportArgs),
     /// List every carried patch with its age, upstream state and deadline, overdue first
     Debt(DebtArgs),
+    /// Move series to a run's results, atomically, dropping landed patches
+    Promote(PromoteArgs),
     /// Build the built-in NFV example workspace and run it
     Demo(DemoArgs),
 }
@@ -108,6 +110,22 @@ pub(crate) struct ReportArgs {
     /// Print Markdown
     #[arg(long)]
     pub(crate) markdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PromoteArgs {
+    /// The run (default: the last one) and then the projects (default: every clean one)
+    #[arg(value_name = "RUN_OR_PROJECT")]
+    pub(crate) args: Vec<String>,
+    /// Every project with a patch in this feature, together or none
+    #[arg(long, value_name = "F")]
+    pub(crate) feature: Option<String>,
+    /// Promote projects whose run was not clean too
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print JSON
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@
 //! - [`lock`]: one run per workspace; a dead run's lock is free again.
 //! - [`process`]: test commands as real processes, with timeouts that end the whole group.
 //! - [`checkout`]: the candidate checkouts tests run in, under `.carry/`.
+//! - [`publish`]: atomic publication: branch compare-and-swap, directory exchange, file replace.
 //! - [`fetch`]: bringing upstreams into project repositories with the user's own git.
 
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod git;
 pub mod lock;
 pub mod patchfile;
 pub mod process;
+pub mod publish;
 pub mod rebase;
 pub mod series;
 pub mod store;

@@ -117,6 +117,25 @@ const MIGRATIONS: &[&str] = &[
         run TEXT NOT NULL,
         data BLOB NOT NULL
      );",
+    // 2: what promotions did, and the landed patches they dropped.
+    "CREATE TABLE promotions (
+        id TEXT PRIMARY KEY,
+        run TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,
+        plan TEXT NOT NULL
+     );
+     CREATE TABLE landed_patches (
+        project TEXT NOT NULL,
+        patch TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        upstream_commit TEXT,
+        matched_by TEXT NOT NULL,
+        run TEXT NOT NULL,
+        dropped_at TEXT NOT NULL,
+        PRIMARY KEY (project, patch, run)
+     );",
 ];
 
 /// A run as the store keeps it.
@@ -571,6 +590,77 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records that a promotion of `run` started, with its plan.
+    pub fn start_promotion(
+        &self,
+        id: &str,
+        run: &str,
+        plan: &impl Serialize,
+    ) -> Result<(), StoreError> {
+        let plan = serde_json::to_string(plan).map_err(|source| StoreError::Decode {
+            what: "a promotion plan",
+            source,
+        })?;
+        self.connection
+            .execute(
+                "INSERT INTO promotions (id, run, started_at, status, plan) VALUES (?1, ?2, ?3, 'running', ?4)",
+                params![id, run, now(), plan],
+            )
+            .map_err(self.sql("recording a promotion"))?;
+        Ok(())
+    }
+
+    /// Records how a promotion ended.
+    pub fn finish_promotion(&self, id: &str, status: &str) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "UPDATE promotions SET status = ?2, finished_at = ?3 WHERE id = ?1",
+                params![id, status, now()],
+            )
+            .map_err(self.sql("recording a promotion"))?;
+        Ok(())
+    }
+
+    /// Remembers a landed patch a promotion dropped.
+    pub fn remember_landed(
+        &self,
+        project: &str,
+        patch: &str,
+        subject: &str,
+        upstream_commit: Option<&str>,
+        matched_by: &str,
+        run: &str,
+    ) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO landed_patches (project, patch, subject, upstream_commit, matched_by, run, dropped_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![project, patch, subject, upstream_commit, matched_by, run, now()],
+            )
+            .map_err(self.sql("remembering a landed patch"))?;
+        Ok(())
+    }
+
+    /// Landed patches dropped by promotions: (patch, upstream commit, matched by).
+    pub fn landed_patches(
+        &self,
+        project: &str,
+    ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare("SELECT patch, upstream_commit, matched_by FROM landed_patches WHERE project = ?1 ORDER BY dropped_at, patch")
+            .map_err(self.sql("reading landed patches"))?;
+        statement
+            .query_map(params![project], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(self.sql("reading landed patches"))?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql("reading landed patches"))
+    }
+}
+
 /// One project's outcome in a run, for [`Store::finish_run`].
 #[derive(Debug, Clone)]
 pub struct ProjectOutcomeRow {
@@ -611,10 +701,32 @@ mod tests {
     fn a_new_store_migrates_to_the_latest_schema_and_reopens() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 1);
+        assert_eq!(store.schema_version().expect("version"), 2);
         drop(store);
         let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(store.schema_version().expect("version"), 1);
+        assert_eq!(store.schema_version().expect("version"), 2);
+    }
+
+    #[test]
+    fn a_version_1_store_migrates_to_version_2_keeping_its_runs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let connection = Connection::open(dir.path().join("carry.db")).expect("sqlite");
+        connection
+            .execute_batch(MIGRATIONS[0])
+            .expect("version 1 schema");
+        connection
+            .pragma_update(None, "user_version", 1)
+            .expect("version 1");
+        connection
+            .execute("INSERT INTO runs (id, started_at, status, pid, options) VALUES ('old', '2026-01-01T00:00:00Z', 'clean', 1, '{}')", [])
+            .expect("a run");
+        drop(connection);
+        let store = Store::open(dir.path()).expect("migrates");
+        assert_eq!(store.schema_version().expect("version"), 2);
+        assert_eq!(store.runs(10).expect("runs")[0].id, "old");
+        store
+            .remember_landed("ovs", "ovs/fix", "fix", Some("abc"), "patch-id", "old")
+            .expect("new table");
     }
 
     #[test]

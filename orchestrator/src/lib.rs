@@ -5,6 +5,7 @@
 //! - [`run`]: the nightly job: fetch, order, rebase, candidates.
 //! - `tests`: the test phase: real processes in candidate checkouts, stage by stage.
 //! - [`debt`]: the patch-debt ledger: ages, upstream states, deadlines.
+//! - [`promote`]: moving series to a run's results, each series atomically.
 //! - [`plan`]: `--dry-run`: what a run would do, and why.
 //! - [`trial`]: `impact --to`: a trial rebase in memory that records nothing.
 //! - [`report`]: the run report, schema `carry.run/v1`.
@@ -15,6 +16,7 @@
 
 pub mod debt;
 pub mod plan;
+pub mod promote;
 pub mod queries;
 pub mod report;
 pub mod run;

@@ -6,6 +6,7 @@ mod fetch;
 mod graph;
 mod impact;
 mod order;
+mod promote;
 mod report;
 mod run;
 mod validate;
@@ -33,6 +34,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Report(args) => report::run(&cli.global, args),
         Command::Debt(args) => debt::run(&cli.global, args),
+        Command::Promote(args) => promote::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
     }
 }

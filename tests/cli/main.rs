@@ -8,6 +8,7 @@ mod debt;
 mod manifest_diagnostics;
 mod nightly;
 mod planner;
+mod promotion;
 mod queries;
 mod resume;
 mod run_rebase;

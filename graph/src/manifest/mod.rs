@@ -4,6 +4,7 @@
 //! checks names, references, durations, dates and cycles, and builds the [`Workspace`].
 //! Diagnostics come back sorted by position; parsing never panics, whatever the input.
 
+pub mod edit;
 mod raw;
 
 use std::collections::BTreeMap;

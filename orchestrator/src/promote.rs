@@ -1,0 +1,540 @@
+//! `carry promote`: move series to a run's results, each series atomically.
+//!
+//! A branch moves by one compare-and-swap ref update (refused if the user moved it since the
+//! run), its old tip kept under `refs/carry/backup/<project>/<run>`. A patch directory is
+//! regenerated beside the old one with `git format-patch` (each applied patch keeps its own
+//! headers and trailers; renumbered; a new `series` file; landed patches gone), synced, and
+//! exchanged with the old one in a single `renameat2(RENAME_EXCHANGE)`; the old one is kept
+//! under `.carry/backups/`. A pinned `base` moves in `carry.toml` with an edit that keeps the
+//! file as written, and feature ids follow renumbered patch files. Landed patches are
+//! remembered in the store. Everything is checked before anything is changed, so a feature's
+//! projects move together or not at all; a promotion killed at any moment leaves each series
+//! wholly old or wholly new, and running it again finishes it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::path::PathBuf;
+
+use carry_adapters::lock::LockHolder;
+use carry_adapters::lock::WorkspaceLock;
+use carry_adapters::publish;
+use carry_adapters::rebase::Outcome;
+use carry_adapters::store::Store;
+use carry_graph::FeatureName;
+use carry_graph::ProjectName;
+use carry_graph::workspace::SeriesSource;
+use git2::Oid;
+use serde::Serialize;
+
+use crate::report::ProjectReport;
+use crate::report::ProjectStatus;
+use crate::report::RunReport;
+use crate::report::TestStatus;
+use crate::run::APPLIED_BASE_REFS;
+use crate::run::RunError;
+use crate::workspace::LoadedWorkspace;
+use crate::workspace::MANIFEST_FILE;
+
+/// What to promote.
+#[derive(Debug, Clone, Default)]
+pub struct PromoteOptions {
+    /// The run (default: the last one with a report).
+    pub run: Option<String>,
+    /// Only these projects (default: every rebased project of the run).
+    pub projects: Vec<ProjectName>,
+    /// Every project with a patch in this feature, together or none.
+    pub feature: Option<FeatureName>,
+    /// Promote projects whose run was not clean too.
+    pub force: bool,
+}
+
+/// Why a promotion was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    /// The run machinery (lock, store, manifest) failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// There is no such run, or it has no report.
+    #[error("no report for run '{0}'")]
+    NoReport(String),
+    /// A project cannot be promoted; nothing was changed.
+    #[error("{project} cannot be promoted: {why}")]
+    Refused {
+        /// The project.
+        project: ProjectName,
+        /// Why.
+        why: String,
+    },
+    /// A publication step failed.
+    #[error("{project}: {source}")]
+    Publish {
+        /// The project.
+        project: ProjectName,
+        /// What failed.
+        #[source]
+        source: publish::PublishError,
+    },
+}
+
+/// What happened to one project.
+#[derive(Debug, Clone, Serialize)]
+pub struct Promoted {
+    /// The project.
+    pub project: ProjectName,
+    /// `branch` or `dir`.
+    pub form: &'static str,
+    /// Where the backup of the old series is.
+    pub backup: String,
+    /// Landed patches dropped from the series.
+    pub dropped: Vec<String>,
+    /// Patches whose names changed (renumbered files): old id → new id.
+    pub renamed: BTreeMap<String, String>,
+    /// Whether it was already promoted (nothing to do).
+    pub already: bool,
+}
+
+/// What a promotion did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PromotionReport {
+    /// `carry.promote/v1`.
+    pub schema: &'static str,
+    /// The run promoted.
+    pub run: String,
+    /// The projects promoted.
+    pub promoted: Vec<Promoted>,
+    /// Projects of the run left alone, and why.
+    pub skipped: BTreeMap<String, String>,
+}
+
+/// What one project's promotion will do, checked before anything changes.
+struct Step<'a> {
+    project: &'a ProjectReport,
+    result: Oid,
+    onto: Oid,
+    form: Form,
+}
+
+enum Form {
+    Branch { branch: String, old_tip: Oid },
+    Dir { dir: PathBuf },
+}
+
+/// Promotes a stored run's results.
+pub fn promote(
+    workspace: &LoadedWorkspace,
+    options: &PromoteOptions,
+) -> Result<PromotionReport, PromoteError> {
+    let state = workspace.state_dir();
+    let promotion_id = format!("promote-{}", crate::run::new_run_id());
+    let lock = WorkspaceLock::acquire(
+        &state,
+        &LockHolder {
+            run: promotion_id.clone(),
+            pid: std::process::id(),
+            started_at: carry_adapters::store::now(),
+        },
+    )
+    .map_err(RunError::from)?;
+    let store = Store::open(&state).map_err(RunError::from)?;
+    let run = match &options.run {
+        Some(run) => run.clone(),
+        None => store
+            .last_reported_run()
+            .map_err(RunError::from)?
+            .ok_or_else(|| PromoteError::NoReport("(none yet)".to_owned()))?,
+    };
+    let report: RunReport = store
+        .report(&run)
+        .map_err(RunError::from)?
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .ok_or_else(|| PromoteError::NoReport(run.clone()))?;
+    let manifest = &workspace.manifest.workspace;
+
+    // Which projects.
+    let mut chosen: Vec<&ProjectReport> = Vec::new();
+    let mut skipped = BTreeMap::new();
+    let feature_projects: Option<Vec<ProjectName>> = options.feature.as_ref().map(|name| {
+        manifest
+            .features
+            .get(name)
+            .map(|f| {
+                f.patches()
+                    .into_iter()
+                    .map(|p| p.project.clone())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    if let Some(name) = &options.feature
+        && !manifest.features.contains_key(name)
+    {
+        return Err(RunError::UnknownProject(format!("feature {name}")).into());
+    }
+    let strict = feature_projects.is_some() || !options.projects.is_empty();
+    for project in &report.projects {
+        let wanted = feature_projects.as_ref().map_or_else(
+            || options.projects.is_empty() || options.projects.contains(&project.name),
+            |names| names.contains(&project.name),
+        );
+        if !wanted {
+            continue;
+        }
+        if project.status != ProjectStatus::Rebased {
+            if strict && project.status == ProjectStatus::Error {
+                return Err(PromoteError::Refused {
+                    project: project.name.clone(),
+                    why: "carry could not rebase it in that run".to_owned(),
+                });
+            }
+            skipped.insert(
+                project.name.to_string(),
+                "not rebased in that run".to_owned(),
+            );
+            continue;
+        }
+        if let Some(why) = unclean(project).filter(|_| !options.force) {
+            if strict {
+                return Err(PromoteError::Refused {
+                    project: project.name.clone(),
+                    why: format!("{why} (use --force to promote anyway)"),
+                });
+            }
+            skipped.insert(project.name.to_string(), why);
+            continue;
+        }
+        chosen.push(project);
+    }
+    for name in &options.projects {
+        if !report.projects.iter().any(|p| &p.name == name) {
+            return Err(RunError::UnknownProject(name.to_string()).into());
+        }
+    }
+
+    // Check everything first: a refusal changes nothing.
+    let mut steps = Vec::new();
+    for project in chosen {
+        steps.push(plan_step(workspace, project)?);
+    }
+    store
+        .start_promotion(
+            &promotion_id,
+            &run,
+            &steps
+                .iter()
+                .map(|s| s.project.name.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .map_err(RunError::from)?;
+
+    let mut promoted = Vec::new();
+    let mut bases = BTreeMap::new();
+    let mut id_changes = BTreeMap::new();
+    for step in &steps {
+        let name = &step.project.name;
+        let spec = &manifest.projects[name];
+        let repo_path = workspace.root.join(&spec.repo);
+        let publish_error = |source| PromoteError::Publish {
+            project: name.clone(),
+            source,
+        };
+        let repo = git2::Repository::open(&repo_path).map_err(|e| PromoteError::Refused {
+            project: name.clone(),
+            why: e.message().to_owned(),
+        })?;
+        let (backup, renamed, already) = match &step.form {
+            Form::Branch { branch, old_tip } => {
+                let backup = format!("refs/carry/backup/{name}/{run}");
+                let already =
+                    repo.refname_to_id(&format!("refs/heads/{branch}")).ok() == Some(step.result);
+                publish::move_branch(&repo, branch, *old_tip, step.result, &backup)
+                    .map_err(publish_error)?;
+                (backup, BTreeMap::new(), already)
+            }
+            Form::Dir { dir } => {
+                let (backup, renamed, already) =
+                    swap_patch_dir(workspace, step, dir, &run).map_err(publish_error)?;
+                (backup.display().to_string(), renamed, already)
+            }
+        };
+        if spec.series.base.is_some() {
+            bases.insert(name.to_string(), step.onto.to_string());
+        } else if matches!(spec.series.source, SeriesSource::Dir(_)) {
+            let _ = repo.reference(
+                &format!("{APPLIED_BASE_REFS}{name}"),
+                step.onto,
+                true,
+                "carry: promoted",
+            );
+        }
+        let mut dropped = Vec::new();
+        for patch in &step.project.patches {
+            if let Outcome::Landed {
+                upstream_commit,
+                by,
+            } = &patch.outcome
+            {
+                let by = serde_json::to_value(by)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                store
+                    .remember_landed(
+                        name.as_str(),
+                        &patch.id,
+                        &patch.subject,
+                        upstream_commit.as_deref(),
+                        &by,
+                        &run,
+                    )
+                    .map_err(RunError::from)?;
+                dropped.push(patch.id.clone());
+            }
+        }
+        id_changes.extend(renamed.clone());
+        promoted.push(Promoted {
+            project: name.clone(),
+            form: match step.form {
+                Form::Branch { .. } => "branch",
+                Form::Dir { .. } => "dir",
+            },
+            backup,
+            dropped,
+            renamed,
+            already,
+        });
+    }
+    if !bases.is_empty() || !id_changes.is_empty() {
+        let path = workspace.root.join(MANIFEST_FILE);
+        let edited = carry_graph::manifest::edit::update_manifest(
+            &workspace.manifest.text,
+            &bases,
+            &id_changes,
+        )
+        .map_err(|e| PromoteError::Refused {
+            project: steps[0].project.name.clone(),
+            why: e.to_string(),
+        })?;
+        if edited != workspace.manifest.text {
+            publish::write_atomically(&path, edited.as_bytes()).map_err(|source| {
+                PromoteError::Publish {
+                    project: steps[0].project.name.clone(),
+                    source,
+                }
+            })?;
+        }
+    }
+    store
+        .finish_promotion(&promotion_id, "done")
+        .map_err(RunError::from)?;
+    lock.release();
+    Ok(PromotionReport {
+        schema: "carry.promote/v1",
+        run,
+        promoted,
+        skipped,
+    })
+}
+
+/// Why a project's run was not clean, if it was not.
+fn unclean(project: &ProjectReport) -> Option<String> {
+    let failed: Vec<&str> = project
+        .patches
+        .iter()
+        .filter(|p| p.outcome.failed())
+        .map(|p| p.id.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Some(format!(
+            "patches conflicted or are blocked: {}",
+            failed.join(", ")
+        ));
+    }
+    match project.test.status {
+        TestStatus::Failed | TestStatus::Timeout | TestStatus::Blocked => Some(format!(
+            "its test {}",
+            serde_json::to_value(project.test.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
+fn plan_step<'a>(
+    workspace: &LoadedWorkspace,
+    project: &'a ProjectReport,
+) -> Result<Step<'a>, PromoteError> {
+    let refuse = |why: String| PromoteError::Refused {
+        project: project.name.clone(),
+        why,
+    };
+    let spec = &workspace.manifest.workspace.projects[&project.name];
+    let result = project
+        .result
+        .as_deref()
+        .and_then(|r| Oid::from_str(r).ok())
+        .ok_or_else(|| refuse("the run has no result for it".to_owned()))?;
+    let upstream = project
+        .upstream
+        .as_ref()
+        .ok_or_else(|| refuse("the run has no upstream position for it".to_owned()))?;
+    let onto = Oid::from_str(&upstream.to).map_err(|e| refuse(e.to_string()))?;
+    let from = Oid::from_str(&upstream.from).map_err(|e| refuse(e.to_string()))?;
+    let repo = git2::Repository::open(workspace.root.join(&spec.repo))
+        .map_err(|e| refuse(e.message().to_owned()))?;
+    if repo.find_commit(result).is_err() {
+        return Err(refuse(format!(
+            "its result {result} is not in the repository any more"
+        )));
+    }
+    let form = match &spec.series.source {
+        SeriesSource::Branch(branch) => {
+            // The branch tip the run read: its last patch, or the base for an empty series.
+            let old_tip = project
+                .patches
+                .last()
+                .and_then(|p| Oid::from_str(&p.from).ok())
+                .unwrap_or(from);
+            let found = repo
+                .refname_to_id(&format!("refs/heads/{branch}"))
+                .map_err(|e| refuse(e.message().to_owned()))?;
+            if found != old_tip && found != result {
+                return Err(refuse(format!(
+                    "branch '{branch}' moved since the run (expected {old_tip}, found {found}); run carry again"
+                )));
+            }
+            Form::Branch {
+                branch: branch.clone(),
+                old_tip,
+            }
+        }
+        SeriesSource::Dir(dir) => Form::Dir {
+            dir: workspace.root.join(dir),
+        },
+    };
+    Ok(Step {
+        project,
+        result,
+        onto,
+        form,
+    })
+}
+
+/// Writes the new patch directory beside the old, then exchanges them; returns the backup,
+/// the id_changes, and whether the directory already held exactly this content.
+fn swap_patch_dir(
+    workspace: &LoadedWorkspace,
+    step: &Step<'_>,
+    dir: &Path,
+    run: &str,
+) -> Result<(PathBuf, BTreeMap<String, String>, bool), publish::PublishError> {
+    let name = &step.project.name;
+    let spec = &workspace.manifest.workspace.projects[name];
+    let repo_path = workspace.root.join(&spec.repo);
+    let parent = dir.parent().unwrap_or(&workspace.root);
+    let base_name = dir
+        .file_name()
+        .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
+    let fresh = parent.join(format!(".{base_name}.carry-new"));
+    let backup = workspace
+        .state_dir()
+        .join("backups")
+        .join(format!("{name}-{run}"));
+    if fresh.exists() {
+        // Left by a promotion killed after the exchange (it holds the old series) or while
+        // writing (a partial new one): keep it as the backup unless one is kept already.
+        if backup.exists() {
+            let _ = std::fs::remove_dir_all(&fresh);
+        } else {
+            if let Some(parent) = backup.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::rename(&fresh, &backup);
+        }
+    }
+    let files = publish::format_patches(&repo_path, step.onto, step.result, &fresh)?;
+    let mut series = format!(
+        "# carried on {}, promoted from carry run {run}\n",
+        short(&step.onto.to_string())
+    );
+    for file in &files {
+        series.push_str(file);
+        series.push('\n');
+    }
+    std::fs::write(fresh.join("series"), series).map_err(|source| publish::PublishError::Io {
+        action: "write",
+        path: fresh.join("series"),
+        source,
+    })?;
+
+    // Old ids of applied patches, in order, against the new file stems.
+    let applied: Vec<&str> = step
+        .project
+        .patches
+        .iter()
+        .filter(|p| matches!(p.outcome, Outcome::Applied { .. }))
+        .map(|p| p.id.as_str())
+        .collect();
+    let mut renamed = BTreeMap::new();
+    for (old, file) in applied.iter().zip(&files) {
+        let new = format!("{name}/{}", file.trim_end_matches(".patch"));
+        if *old != new {
+            renamed.insert((*old).to_owned(), new);
+        }
+    }
+    if same_contents(dir, &fresh) {
+        let _ = std::fs::remove_dir_all(&fresh);
+        return Ok((backup, renamed, true));
+    }
+    publish::sync_dir(&fresh)?;
+    publish::exchange_dirs(dir, &fresh)?;
+    // `fresh` now holds the old series: keep it as the backup.
+    if let Some(parent) = backup.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| publish::PublishError::Io {
+            action: "create",
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    if backup.exists() {
+        let _ = std::fs::remove_dir_all(&backup);
+    }
+    std::fs::rename(&fresh, &backup).map_err(|source| publish::PublishError::Io {
+        action: "keep the old series in",
+        path: backup.clone(),
+        source,
+    })?;
+    Ok((backup, renamed, false))
+}
+
+fn short(oid: &str) -> &str {
+    oid.get(..12).unwrap_or(oid)
+}
+
+/// Whether two directories hold the same files with the same bytes (the `series` file's
+/// provenance comment aside).
+fn same_contents(a: &Path, b: &Path) -> bool {
+    let read = |dir: &Path| -> Option<BTreeMap<String, Vec<u8>>> {
+        let mut files = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).ok()? {
+            let entry = entry.ok()?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let mut bytes = std::fs::read(entry.path()).ok()?;
+            if name == "series" {
+                let text = String::from_utf8_lossy(&bytes);
+                bytes = text
+                    .lines()
+                    .filter(|l| !l.starts_with('#'))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .into_bytes();
+            }
+            files.insert(name, bytes);
+        }
+        Some(files)
+    };
+    matches!((read(a), read(b)), (Some(x), Some(y)) if x == y)
+}

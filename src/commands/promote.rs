@@ -1,0 +1,77 @@
+//! `carry promote [RUN] [PROJECT]...`: move series to a run's results.
+
+use carry_orchestrator::promote::PromoteError;
+use carry_orchestrator::promote::PromoteOptions;
+
+use crate::cli::GlobalArgs;
+use crate::cli::PromoteArgs;
+use crate::error::CliError;
+use crate::error::ErrorKind;
+use crate::error::Outcome;
+
+pub(crate) fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<Outcome, CliError> {
+    let workspace = super::load(global)?;
+    // The first word is a run id when it is not a project's name.
+    let projects = &workspace.manifest.workspace.projects;
+    let (run, names) = match args.args.split_first() {
+        Some((first, rest)) if !projects.keys().any(|p| p.as_str() == first) => {
+            (Some(first.clone()), rest.to_vec())
+        }
+        _ => (None, args.args.clone()),
+    };
+    let options = PromoteOptions {
+        run,
+        projects: super::project_names(&workspace, &names)?,
+        feature: match &args.feature {
+            Some(name) => Some(
+                name.parse()
+                    .map_err(|e| CliError::usage(format!("bad feature name: {e}")))?,
+            ),
+            None => None,
+        },
+        force: args.force,
+    };
+    let report =
+        carry_orchestrator::promote::promote(&workspace, &options).map_err(
+            |error| match error {
+                PromoteError::Run(run) => super::run::run_error(run),
+                refused @ PromoteError::Refused { .. } => {
+                    CliError::new(ErrorKind::Failure, refused).with_hint("nothing was changed")
+                }
+                other => CliError::new(ErrorKind::Failure, other),
+            },
+        )?;
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        for promoted in &report.promoted {
+            let what = if promoted.already {
+                "already promoted"
+            } else {
+                "promoted"
+            };
+            let dropped = if promoted.dropped.is_empty() {
+                String::new()
+            } else {
+                format!(", dropped landed {}", promoted.dropped.join(", "))
+            };
+            anstream::println!(
+                "{} ({}): {what}{dropped}; old series kept in {}",
+                promoted.project,
+                promoted.form,
+                promoted.backup
+            );
+            for (old, new) in &promoted.renamed {
+                anstream::println!("  {old} is now {new}");
+            }
+        }
+        for (project, why) in &report.skipped {
+            anstream::println!("{project}: skipped, {why}");
+        }
+    }
+    Ok(if report.skipped.is_empty() {
+        Outcome::Clean
+    } else {
+        Outcome::Attention
+    })
+}

@@ -1,0 +1,286 @@
+//! `carry promote`: branches by compare-and-swap, patch directories regenerated and swapped in
+//! whole, pinned bases moved in the manifest, landed patches dropped, and kills at any moment
+//! leaving each series wholly old or wholly new.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::TestRepo;
+use crate::support::carry_in;
+use crate::support::hermetic;
+
+fn demo(dir: &Path) -> std::path::PathBuf {
+    let demo = dir.join("demo");
+    let built = carry_in(dir, &["demo", &demo.display().to_string(), "--json"]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    demo
+}
+
+fn dir_contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn promotion_moves_clean_series_and_leaves_the_rest() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let demo = demo(tmp.path());
+    let report: serde_json::Value =
+        serde_json::from_str(&carry_in(&demo, &["report", "--json"]).stdout).expect("JSON");
+    let project = |name: &str| {
+        report["projects"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let ovs = TestRepo::open(&demo.join("repos/ovs"));
+    let ovs_before = ovs.git(&["rev-parse", "nfv/carried"]);
+    let libvirt = TestRepo::open(&demo.join("repos/libvirt"));
+    let libvirt_before = libvirt.git(&["rev-parse", "nfv/carried"]);
+    let manifest_before = std::fs::read_to_string(demo.join("carry.toml")).expect("manifest");
+
+    let output = carry_in(&demo, &["promote", "--json"]);
+    assert_eq!(
+        output.code, 3,
+        "libvirt and nova are skipped: {}",
+        output.stderr
+    );
+    let promotion: serde_json::Value = serde_json::from_str(&output.stdout).expect("JSON");
+    assert_eq!(
+        promotion["skipped"]["libvirt"],
+        "patches conflicted or are blocked: libvirt/hostdev-vf"
+    );
+
+    // The branch moved to the candidate in one step, the old tip kept as a backup.
+    assert_eq!(
+        ovs.git(&["rev-parse", "nfv/carried"]),
+        project("ovs")["result"].as_str().expect("result")
+    );
+    let run = report["run"].as_str().expect("run");
+    assert_eq!(
+        ovs.git(&["rev-parse", &format!("refs/carry/backup/ovs/{run}")]),
+        ovs_before
+    );
+    assert_eq!(
+        promotion["promoted"]
+            .as_array()
+            .and_then(|p| p.iter().find(|x| x["project"] == "ovs"))
+            .map(|p| p["dropped"].clone()),
+        Some(serde_json::json!([
+            "ovs/netdev-dpdk-fix-a-leak-in-vhost-teardown"
+        ]))
+    );
+    // The landed patch is gone from the branch: one carried commit on the new upstream.
+    assert_eq!(
+        ovs.git(&[
+            "rev-list",
+            "--count",
+            "refs/carry/upstream/heads/main..nfv/carried"
+        ]),
+        "1"
+    );
+    // Unclean projects were not touched.
+    assert_eq!(libvirt.git(&["rev-parse", "nfv/carried"]), libvirt_before);
+
+    // The patch directory is what git format-patch makes of the candidate's commits, and git am
+    // of it gives back the candidate's trees.
+    let kernel = TestRepo::open(&demo.join("repos/kernel"));
+    let result = project("kernel")["result"]
+        .as_str()
+        .expect("result")
+        .to_owned();
+    let onto = project("kernel")["upstream"]["to"]
+        .as_str()
+        .expect("to")
+        .to_owned();
+    let expected = tmp.path().join("expected");
+    kernel.git(&[
+        "format-patch",
+        "-q",
+        "--binary",
+        "-o",
+        &expected.display().to_string(),
+        &format!("{onto}..{result}"),
+    ]);
+    let mut promoted = dir_contents(&demo.join("patches/kernel"));
+    let series = String::from_utf8(promoted.remove("series").expect("series")).expect("utf-8");
+    assert_eq!(promoted, dir_contents(&expected));
+    assert_eq!(
+        series
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>(),
+        [
+            "0001-vfio-pci-accept-a-VF-token-for-SR-IOV-VFs.patch",
+            "0002-net-sriov-raise-the-VF-limit-for-NFV-hosts.patch"
+        ]
+    );
+    kernel.git(&["checkout", "-q", "--detach", &onto]);
+    let mut am = vec!["am".to_owned(), "-q".to_owned()];
+    for line in series.lines().filter(|l| !l.starts_with('#')) {
+        am.push(demo.join("patches/kernel").join(line).display().to_string());
+    }
+    kernel.git(&am.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        kernel.git(&["rev-parse", "HEAD^{tree}"]),
+        kernel.git(&["rev-parse", &format!("{result}^{{tree}}")])
+    );
+    let kept = demo.join(format!(".carry/backups/kernel-{run}"));
+    assert!(kept.join("series").exists(), "the old directory is kept");
+
+    // Pinned bases moved; everything else in the manifest is as written.
+    let manifest = std::fs::read_to_string(demo.join("carry.toml")).expect("manifest");
+    assert!(
+        manifest.contains(&format!(
+            "series = {{ dir = \"patches/kernel\", base = \"{onto}\" }}"
+        )),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("base = \"v10.10.0\""),
+        "libvirt's base stays"
+    );
+    assert_eq!(
+        manifest.lines().filter(|l| l.starts_with('#')).count(),
+        manifest_before
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .count()
+    );
+    assert_eq!(carry_in(&demo, &["validate"]).code, 0);
+
+    // Promoting again does nothing more.
+    let again = carry_in(&demo, &["promote", "--json"]);
+    let again: serde_json::Value = serde_json::from_str(&again.stdout).expect("JSON");
+    assert!(
+        again["promoted"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|p| p["already"] == true)
+    );
+}
+
+#[test]
+fn a_branch_the_user_moved_is_not_promoted() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let demo = demo(tmp.path());
+    let qemu = TestRepo::open(&demo.join("repos/qemu"));
+    qemu.git(&["checkout", "-q", "nfv/carried"]);
+    qemu.commit_file("late.c", "late\n", "a patch added after the run");
+    let moved = qemu.head();
+    let output = carry_in(&demo, &["promote", "qemu"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert!(
+        output
+            .stderr
+            .contains("qemu cannot be promoted: branch 'nfv/carried' moved since the run"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("hint: nothing was changed"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(qemu.git(&["rev-parse", "nfv/carried"]), moved);
+}
+
+#[test]
+fn a_feature_is_promoted_whole_or_not_at_all() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let demo = demo(tmp.path());
+    let qemu = TestRepo::open(&demo.join("repos/qemu"));
+    let before = qemu.git(&["rev-parse", "nfv/carried"]);
+    let output = carry_in(&demo, &["promote", "--feature", "sriov"]);
+    assert_eq!(output.code, 1);
+    assert!(
+        output.stderr.contains("libvirt cannot be promoted"),
+        "{}",
+        output.stderr
+    );
+    assert_eq!(
+        qemu.git(&["rev-parse", "nfv/carried"]),
+        before,
+        "qemu is in the feature: untouched"
+    );
+}
+
+#[test]
+fn promotions_killed_at_random_moments_leave_each_series_old_or_new() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let demo = demo(tmp.path());
+    let report: serde_json::Value =
+        serde_json::from_str(&carry_in(&demo, &["report", "--json"]).stdout).expect("JSON");
+    let result = |name: &str| {
+        report["projects"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .map(|p| p["result"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_default()
+    };
+    let branches = [
+        ("ovs", TestRepo::open(&demo.join("repos/ovs"))),
+        ("qemu", TestRepo::open(&demo.join("repos/qemu"))),
+    ];
+    let old: Vec<String> = branches
+        .iter()
+        .map(|(_, r)| r.git(&["rev-parse", "nfv/carried"]))
+        .collect();
+    let old_dir = dir_contents(&demo.join("patches/kernel"));
+
+    let mut seed: u64 = 0xdead_beef;
+    let mut new_dir = None;
+    for _ in 0..24 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let mut child = hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
+            .current_dir(&demo)
+            .args(["-q", "promote"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("carry promote");
+        std::thread::sleep(Duration::from_millis((seed >> 33) % 120));
+        let _ = child.kill();
+        let _ = child.wait();
+        for ((name, repo), old) in branches.iter().zip(&old) {
+            let now = repo.git(&["rev-parse", "nfv/carried"]);
+            assert!(
+                now == *old || now == result(name),
+                "{name} is neither old nor new: {now}"
+            );
+        }
+        let now = dir_contents(&demo.join("patches/kernel"));
+        if now != old_dir {
+            match &new_dir {
+                None => new_dir = Some(now),
+                Some(new) => assert_eq!(&now, new, "the patch directory is neither old nor new"),
+            }
+        }
+        assert_eq!(
+            carry_in(&demo, &["validate"]).code,
+            0,
+            "the manifest stays valid"
+        );
+    }
+    let last = carry_in(&demo, &["promote"]);
+    assert_eq!(last.code, 3, "{}", last.stderr);
+    for (name, repo) in &branches {
+        assert_eq!(repo.git(&["rev-parse", "nfv/carried"]), result(name));
+    }
+}
