@@ -63,6 +63,8 @@ pub(crate) enum Command {
     Promote(PromoteArgs),
     /// Build the built-in NFV example workspace and run it
     Demo(DemoArgs),
+    /// Serve the HTTP API and dashboard, with an optional nightly schedule
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +141,16 @@ pub(crate) struct DebtArgs {
     /// Exit 3 when any patch is overdue
     #[arg(long)]
     pub(crate) strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (non-loopback addresses need CARRY_TOKEN)
+    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    pub(crate) bind: String,
+    /// Start a run on this cron schedule (UTC), such as "0 2 * * *"
+    #[arg(long, value_name = "CRON")]
+    pub(crate) schedule: Option<String>,
 }
 
 #[derive(Debug, Args)]

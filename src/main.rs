@@ -11,6 +11,7 @@ mod progress;
 mod render;
 mod report_markdown;
 mod report_text;
+mod serve;
 
 use std::process::ExitCode;
 

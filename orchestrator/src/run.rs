@@ -71,6 +71,21 @@ pub struct RunOptions {
     pub no_test: bool,
     /// How many tests of one stage may run side by side (at least 1).
     pub jobs: usize,
+    /// The run's id, when the caller chose it (the service answers with it before starting).
+    #[serde(skip)]
+    pub run_id: Option<String>,
+    /// Set to stop the run after the step it is on; it is then recorded as interrupted and the
+    /// next run resumes it.
+    #[serde(skip)]
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl RunOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 /// Progress, as events a face turns into bars, lines or server-sent events.
@@ -158,6 +173,9 @@ pub enum RunError {
     /// The graph has cycles.
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// The run was asked to stop; what it finished is recorded and the next run resumes.
+    #[error("the run was stopped; the next run resumes it")]
+    Cancelled,
     /// A project named on the command line does not exist.
     #[error("no project '{0}'")]
     UnknownProject(String),
@@ -233,7 +251,7 @@ pub fn run(
             return Err(RunError::UnknownProject(name.to_string()));
         }
     }
-    let run_id = new_run_id();
+    let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
     let state_dir = workspace.state_dir();
     let lock = WorkspaceLock::acquire(
         &state_dir,
@@ -252,8 +270,14 @@ pub fn run(
     }
     store.start_run(&run_id, options, resumed_from.as_deref())?;
     let result = run_locked(workspace, options, progress, &mut store, &run_id);
-    if let Err(error) = &result {
-        let _ = store.fail_run(&run_id, &error_chain(error));
+    match &result {
+        Err(RunError::Cancelled) => {
+            let _ = store.interrupt_dead_runs();
+        }
+        Err(error) => {
+            let _ = store.fail_run(&run_id, &error_chain(error));
+        }
+        Ok(_) => {}
     }
     lock.release();
     result
@@ -299,6 +323,9 @@ fn run_locked(
 
     for stage in graph.stages() {
         for name in stage {
+            if options.cancelled() {
+                return Err(RunError::Cancelled);
+            }
             let project = &manifest.projects[name];
             let id = graph
                 .project(name.as_str())
@@ -350,6 +377,9 @@ fn run_locked(
         }
     }
 
+    if options.cancelled() {
+        return Err(RunError::Cancelled);
+    }
     if !options.no_test {
         crate::tests::run_tests(
             &crate::tests::TestContext {

@@ -18,7 +18,7 @@ use crate::error::CliError;
 use crate::error::Outcome;
 
 #[derive(Serialize)]
-struct GraphReport {
+pub(crate) struct GraphReport {
     schema: &'static str,
     workspace: String,
     stages: Vec<Vec<ProjectName>>,
@@ -88,7 +88,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &GraphArgs) -> Result<Outcome, CliE
     Ok(Outcome::Clean)
 }
 
-fn report(workspace: &Workspace, graph: &WorkspaceGraph) -> GraphReport {
+pub(crate) fn report(workspace: &Workspace, graph: &WorkspaceGraph) -> GraphReport {
     let mut projects = Vec::new();
     for stage in graph.stages() {
         for name in stage {

@@ -4,11 +4,13 @@ mod debt;
 mod demo;
 mod fetch;
 mod graph;
+pub(crate) use graph::report as graph_report;
 mod impact;
 mod order;
 mod promote;
 mod report;
 mod run;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -35,6 +37,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Report(args) => report::run(&cli.global, args),
         Command::Debt(args) => debt::run(&cli.global, args),
         Command::Promote(args) => promote::run(&cli.global, args),
+        Command::Serve(args) => serve::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
     }
 }

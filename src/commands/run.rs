@@ -24,6 +24,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<Outcome, CliErr
         skip_first_bad: false,
         no_test: args.no_test,
         jobs: usize::from(args.jobs),
+        ..RunOptions::default()
     };
     if args.dry_run {
         let plan = carry_orchestrator::plan::plan(&workspace, &options).map_err(run_error)?;

@@ -1,0 +1,230 @@
+//! The read endpoints: health, workspace, graph, order, impact, debt.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::Path;
+use axum::extract::RawQuery;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header;
+use axum::response::IntoResponse;
+use carry_graph::ProjectName;
+use carry_graph::WorkspaceGraph;
+use carry_orchestrator::workspace::LoadedWorkspace;
+use serde_json::Value;
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// Runs blocking work (git, SQLite, files) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+pub(crate) fn load(state: &AppState) -> Result<LoadedWorkspace, ApiError> {
+    carry_orchestrator::workspace::load(&state.root).map_err(|error| match error {
+        carry_orchestrator::workspace::LoadError::Manifest(manifest) => ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{manifest}: run `carry validate`"),
+        ),
+        other => ApiError::internal(other),
+    })
+}
+
+/// Query parameters, repeated ones kept in order (`moved=a&moved=b` or `moved=a,b`).
+pub(crate) fn query(raw: Option<&str>) -> BTreeMap<String, Vec<String>> {
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(value);
+        found.entry(percent_decode(key)).or_default().extend(
+            value
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    found
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() + 1 => {
+                match text
+                    .get(i + 1..i + 3)
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn project_id(graph: &WorkspaceGraph, name: &str) -> Result<carry_graph::ProjectId, ApiError> {
+    graph.project(name).ok_or_else(|| {
+        let near =
+            carry_graph::diagnostic::did_you_mean(name, graph.projects().map(ProjectName::as_str));
+        ApiError::not_found(match near {
+            Some(near) => format!("no project '{name}'; did you mean '{near}'?"),
+            None => format!("no project '{name}'"),
+        })
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/health", responses((status = 200, description = "the service is up")))]
+pub(crate) async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspace", responses((status = 200, description = "the workspace: projects, upstreams, series, features"), (status = 422, description = "the manifest does not validate")))]
+pub(crate) async fn workspace(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let workspace = load(&state)?;
+        let graph = WorkspaceGraph::from_manifest(&workspace.manifest.workspace)
+            .map_err(ApiError::internal)?;
+        let mut value = serde_json::to_value(crate::commands::graph_report(
+            &workspace.manifest.workspace,
+            &graph,
+        ))
+        .map_err(ApiError::internal)?;
+        value["schema"] = json!("carry.workspace/v1");
+        Ok(Json(value))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/graph", responses((status = 200, description = "the graph with every series read")))]
+pub(crate) async fn graph(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let workspace = load(&state)?;
+        let graph =
+            carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        serde_json::to_value(crate::commands::graph_report(
+            &workspace.manifest.workspace,
+            &graph,
+        ))
+        .map(Json)
+        .map_err(ApiError::internal)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/graph.svg", responses((status = 200, description = "the graph as a picture, projects coloured by their last outcome", content_type = "image/svg+xml")))]
+pub(crate) async fn graph_svg(
+    State(state): State<AppState>,
+) -> Result<impl IntoResponse, ApiError> {
+    let svg = blocking(move || {
+        let workspace = load(&state)?;
+        let graph =
+            carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        let last = super::runs::last_report(&workspace);
+        Ok(super::svg::render(
+            &workspace.manifest.workspace,
+            &graph,
+            last.as_ref(),
+        ))
+    })
+    .await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("image/svg+xml"),
+    );
+    Ok((headers, svg))
+}
+
+#[utoipa::path(get, path = "/api/v1/order", params(("moved" = Option<String>, Query, description = "moved projects, repeated or comma-separated")), responses((status = 200, description = "{\"stages\": [[…], …]}"), (status = 404, description = "a moved project does not exist")))]
+pub(crate) async fn order(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let moved = query(raw.as_deref()).remove("moved").unwrap_or_default();
+    blocking(move || {
+        let workspace = load(&state)?;
+        let graph =
+            carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        let stages = if moved.is_empty() {
+            graph.stages().to_vec()
+        } else {
+            let ids = moved
+                .iter()
+                .map(|m| project_id(&graph, m))
+                .collect::<Result<Vec<_>, _>>()?;
+            graph.stages_for_moved(&ids)
+        };
+        Ok(Json(json!({ "stages": stages })))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/impact/{project}", params(("project" = String, Path, description = "the project that moves"), ("to" = Option<String>, Query, description = "a ref or commit: answer with a trial rebase")), responses((status = 200, description = "what breaks"), (status = 404, description = "no such project or ref")))]
+pub(crate) async fn impact(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let to = query(raw.as_deref())
+        .remove("to")
+        .and_then(|v| v.into_iter().next());
+    blocking(move || {
+        let workspace = load(&state)?;
+        let graph =
+            carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        let id = project_id(&graph, &project)?;
+        match to {
+            None => serde_json::to_value(graph.impact(id))
+                .map(Json)
+                .map_err(ApiError::internal),
+            Some(to) => {
+                use carry_orchestrator::trial::TrialError;
+                let name = graph.project_name_of(id).clone();
+                match carry_orchestrator::trial::trial(&workspace, &name, &to) {
+                    Ok(trial) => serde_json::to_value(trial)
+                        .map(Json)
+                        .map_err(ApiError::internal),
+                    Err(unknown @ TrialError::UnknownRef { .. }) => {
+                        Err(ApiError::not_found(unknown.to_string()))
+                    }
+                    Err(TrialError::Project { reason, .. }) => Err(ApiError::new(
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        reason,
+                    )),
+                    Err(other) => Err(ApiError::internal(other)),
+                }
+            }
+        }
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/debt", responses((status = 200, description = "every carried patch with its age, upstream state and deadline, overdue first")))]
+pub(crate) async fn debt(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let workspace = load(&state)?;
+        let report = carry_orchestrator::debt::debt(&workspace, carry_orchestrator::debt::today())
+            .map_err(ApiError::internal)?;
+        serde_json::to_value(report)
+            .map(Json)
+            .map_err(ApiError::internal)
+    })
+    .await
+}

@@ -1,0 +1,46 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "carry", description = "Keep downstream patch series alive on top of moving upstream projects"),
+    paths(
+        super::api::health,
+        super::api::workspace,
+        super::api::graph,
+        super::api::graph_svg,
+        super::api::order,
+        super::api::impact,
+        super::api::debt,
+        super::runs::list,
+        super::runs::start,
+        super::runs::show,
+        super::runs::events,
+        super::hooks::upstream,
+        document,
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::HttpAuthScheme;
+        use utoipa::openapi::security::HttpBuilder;
+        use utoipa::openapi::security::SecurityScheme;
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "this document")))]
+pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

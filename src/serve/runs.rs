@@ -1,0 +1,420 @@
+//! Runs through the service: start one, list them, show one, follow one's progress as
+//! server-sent events. The run is the CLI's run, in this process.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+
+use axum::Json;
+use axum::extract::Path;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::response::sse::Event;
+use axum::response::sse::KeepAlive;
+use axum::response::sse::Sse;
+use carry_adapters::lock::LockHolder;
+use carry_adapters::lock::WorkspaceLock;
+use carry_adapters::store::Store;
+use carry_orchestrator::report::RunReport;
+use carry_orchestrator::run::Progress;
+use carry_orchestrator::run::RunEvent;
+use carry_orchestrator::run::RunOptions;
+use carry_orchestrator::workspace::LoadedWorkspace;
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::json;
+use subtle::ConstantTimeEq as _;
+use tokio::sync::broadcast;
+
+use super::AppState;
+use super::api::blocking;
+use super::api::load;
+use super::error::ApiError;
+
+/// How many events of a finished run are kept for late followers.
+const KEPT_EVENTS: usize = 10_000;
+
+/// The run going on (if any) and the events of recent ones.
+#[derive(Clone, Default)]
+pub(crate) struct RunRegistry {
+    inner: Arc<Mutex<Registry>>,
+}
+
+#[derive(Default)]
+struct Registry {
+    active: Option<Active>,
+    /// Recently finished runs: id and every event, the last one being `finished`.
+    finished: VecDeque<(String, Vec<Value>)>,
+}
+
+struct Active {
+    id: String,
+    events: Vec<Value>,
+    sender: broadcast::Sender<Value>,
+    cancel: Arc<AtomicBool>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunRegistry {
+    fn push(&self, id: &str, event: Value) {
+        let Ok(mut registry) = self.inner.lock() else {
+            return;
+        };
+        if let Some(active) = registry.active.as_mut().filter(|a| a.id == id) {
+            if active.events.len() < KEPT_EVENTS {
+                active.events.push(event.clone());
+            }
+            let _ = active.sender.send(event);
+        }
+    }
+
+    fn finish(&self, id: &str, event: Value) {
+        self.push(id, event);
+        let Ok(mut registry) = self.inner.lock() else {
+            return;
+        };
+        if registry.active.as_ref().is_some_and(|a| a.id == id)
+            && let Some(active) = registry.active.take()
+        {
+            registry.finished.push_back((active.id, active.events));
+            while registry.finished.len() > 20 {
+                registry.finished.pop_front();
+            }
+        }
+    }
+
+    /// A run's events so far, and a live feed when it is still going.
+    fn lookup(&self, id: &str) -> Option<(Vec<Value>, Option<broadcast::Receiver<Value>>)> {
+        let registry = self.inner.lock().ok()?;
+        if let Some(active) = registry.active.as_ref().filter(|a| a.id == id) {
+            return Some((active.events.clone(), Some(active.sender.subscribe())));
+        }
+        registry
+            .finished
+            .iter()
+            .find(|(run, _)| run == id)
+            .map(|(_, events)| (events.clone(), None))
+    }
+
+    /// The id of the run going on.
+    pub(crate) fn active(&self) -> Option<String> {
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|r| r.active.as_ref().map(|a| a.id.clone()))
+    }
+
+    /// Asks the run going on to stop after its current step, and waits for it.
+    pub(crate) async fn stop(&self) {
+        let handle = {
+            let Ok(mut registry) = self.inner.lock() else {
+                return;
+            };
+            registry.active.as_mut().and_then(|active| {
+                active
+                    .cancel
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                active.done.take()
+            })
+        };
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+}
+
+/// Progress events of a run, as JSON on the registry's channel.
+struct ServiceProgress {
+    registry: RunRegistry,
+    id: String,
+}
+
+impl Progress for ServiceProgress {
+    fn event(&self, event: RunEvent) {
+        let value = match event {
+            RunEvent::Fetching { project } => json!({"type": "fetching", "project": project}),
+            RunEvent::Rebasing { project, patches } => {
+                json!({"type": "rebasing", "project": project, "patches": patches})
+            }
+            RunEvent::Patch {
+                project,
+                index,
+                total,
+                name,
+            } => {
+                json!({"type": "patch", "project": project, "index": index, "total": total, "name": name})
+            }
+            RunEvent::Reused { project, what } => {
+                json!({"type": "reused", "project": project, "what": what})
+            }
+            RunEvent::TestStarted { project } => {
+                json!({"type": "test-started", "project": project})
+            }
+            RunEvent::TestFinished {
+                project,
+                status,
+                duration_ms,
+            } => {
+                json!({"type": "test-finished", "project": project, "status": status, "duration_ms": duration_ms})
+            }
+            RunEvent::Resuming { run } => json!({"type": "resuming", "run": run}),
+            RunEvent::ProjectDone { project, summary } => {
+                json!({"type": "project-done", "project": project, "summary": summary})
+            }
+        };
+        self.registry.push(&self.id, value);
+    }
+}
+
+/// Checks the bearer token, in constant time.
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if presented.as_bytes().ct_eq(state.token.as_bytes()).into() {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized())
+    }
+}
+
+/// What a client may ask of a run.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartRequest {
+    #[serde(default)]
+    pub(crate) projects: Vec<String>,
+    #[serde(default)]
+    pub(crate) all: bool,
+    #[serde(default)]
+    pub(crate) no_test: bool,
+    #[serde(default)]
+    pub(crate) jobs: Option<u16>,
+}
+
+#[utoipa::path(post, path = "/api/v1/runs", request_body(content = String, description = "optional JSON: {\"projects\": [..], \"all\": bool, \"no_test\": bool, \"jobs\": n}", content_type = "application/json"), responses((status = 202, description = "started; the body names the run and its events"), (status = 400, description = "the body is not a run request"), (status = 401, description = "no or wrong bearer token"), (status = 409, description = "a run is going on (here or from the CLI)")))]
+pub(crate) async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    authorize(&state, &headers)?;
+    let request: StartRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StartRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not a run request: {e}")))?
+    };
+    let id = start_run(&state, request).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            json!({"id": id, "events": format!("/api/v1/runs/{id}/events"), "report": format!("/api/v1/runs/{id}")}),
+        ),
+    ))
+}
+
+/// Starts a run in this process; the caller has checked authority.
+pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result<String, ApiError> {
+    let workspace = blocking({
+        let state = state.clone();
+        move || load(&state)
+    })
+    .await?;
+    let mut projects = Vec::new();
+    for name in &request.projects {
+        match workspace
+            .manifest
+            .workspace
+            .projects
+            .keys()
+            .find(|p| p.as_str() == name)
+        {
+            Some(project) => projects.push(project.clone()),
+            None => return Err(ApiError::not_found(format!("no project '{name}'"))),
+        }
+    }
+    let id = carry_orchestrator::run::new_run_id();
+    // A CLI run holds the workspace lock: refuse now rather than fail later.
+    {
+        let probe = LockHolder {
+            run: id.clone(),
+            pid: std::process::id(),
+            started_at: carry_adapters::store::now(),
+        };
+        let state_dir = workspace.state_dir();
+        let registry = state.runs.inner.lock().map_err(ApiError::internal)?;
+        if let Some(active) = &registry.active {
+            return Err(ApiError::conflict(format!("run {} is going on", active.id)));
+        }
+        match WorkspaceLock::acquire(&state_dir, &probe) {
+            Ok(lock) => lock.release(),
+            Err(carry_adapters::lock::LockError::Io { source, .. }) => {
+                return Err(ApiError::internal(source));
+            }
+            Err(held) => return Err(ApiError::conflict(held.to_string())),
+        }
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    let options = RunOptions {
+        projects,
+        all: request.all,
+        no_test: request.no_test,
+        jobs: usize::from(request.jobs.unwrap_or(2)).max(1),
+        run_id: Some(id.clone()),
+        cancel: Some(cancel.clone()),
+        ..RunOptions::default()
+    };
+    let (sender, _) = broadcast::channel(1024);
+    {
+        let mut registry = state.runs.inner.lock().map_err(ApiError::internal)?;
+        if let Some(active) = &registry.active {
+            return Err(ApiError::conflict(format!("run {} is going on", active.id)));
+        }
+        registry.active = Some(Active {
+            id: id.clone(),
+            events: vec![json!({"type": "started", "run": id})],
+            sender,
+            cancel,
+            done: None,
+        });
+    }
+    let registry = state.runs.clone();
+    let run_id = id.clone();
+    let handle = tokio::task::spawn_blocking(move || {
+        let progress = ServiceProgress {
+            registry: registry.clone(),
+            id: run_id.clone(),
+        };
+        let last = match carry_orchestrator::run::run(&workspace, &options, &progress) {
+            Ok(report) => json!({"type": "finished", "run": run_id, "status": report.status}),
+            Err(carry_orchestrator::run::RunError::Cancelled) => {
+                json!({"type": "finished", "run": run_id, "status": "interrupted"})
+            }
+            Err(error) => {
+                tracing::error!(%error, "a service run failed");
+                json!({"type": "finished", "run": run_id, "status": "failed", "error": error.to_string()})
+            }
+        };
+        registry.finish(&run_id, last);
+    });
+    if let Ok(mut registry) = state.runs.inner.lock()
+        && let Some(active) = registry.active.as_mut().filter(|a| a.id == id)
+    {
+        active.done = Some(tokio::spawn(async move {
+            let _ = handle.await;
+        }));
+    }
+    Ok(id)
+}
+
+#[utoipa::path(get, path = "/api/v1/runs", responses((status = 200, description = "recent runs, newest first, and the one going on")))]
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let active = state.runs.active();
+    blocking(move || {
+        let workspace = load(&state)?;
+        let store = Store::open(&workspace.state_dir()).map_err(ApiError::internal)?;
+        let runs = store.runs(50).map_err(ApiError::internal)?;
+        Ok(Json(json!({"active": active, "runs": runs})))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/runs/{id}", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "the run's report (schema carry.run/v1), or its progress while it runs"), (status = 404, description = "no such run")))]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if state.runs.active().as_deref() == Some(id.as_str()) {
+        return Ok(Json(
+            json!({"run": id, "status": "running", "events": format!("/api/v1/runs/{id}/events")}),
+        ));
+    }
+    blocking(move || {
+        let workspace = load(&state)?;
+        let store = Store::open(&workspace.state_dir()).map_err(ApiError::internal)?;
+        let Some(text) = store.report(&id).map_err(ApiError::internal)? else {
+            let known = store
+                .runs(1000)
+                .map_err(ApiError::internal)?
+                .into_iter()
+                .find(|r| r.id == id);
+            return match known {
+                Some(record) => Ok(Json(json!({"run": id, "status": record.status}))),
+                None => Err(ApiError::not_found(format!("no run '{id}'"))),
+            };
+        };
+        serde_json::from_str(&text)
+            .map(Json)
+            .map_err(ApiError::internal)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "server-sent events: the run's progress, ending with `finished`", content_type = "text/event-stream"), (status = 404, description = "no such run")))]
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let known = state.runs.lookup(&id);
+    let (history, receiver) = match known {
+        Some(found) => found,
+        None => {
+            // A run from before this service started (or the CLI's): its final status only.
+            let status = blocking({
+                let state = state.clone();
+                let id = id.clone();
+                move || {
+                    let workspace = load(&state)?;
+                    let store = Store::open(&workspace.state_dir()).map_err(ApiError::internal)?;
+                    Ok(store
+                        .runs(1000)
+                        .map_err(ApiError::internal)?
+                        .into_iter()
+                        .find(|r| r.id == id)
+                        .map(|r| r.status))
+                }
+            })
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no run '{id}'")))?;
+            (
+                vec![json!({"type": "finished", "run": id, "status": status})],
+                None,
+            )
+        }
+    };
+    let ended = history.last().is_some_and(|e| e["type"] == "finished");
+    let past = futures_util::stream::iter(history);
+    let live = match receiver.filter(|_| !ended) {
+        Some(receiver) => tokio_stream::wrappers::BroadcastStream::new(receiver)
+            .filter_map(|item| async move { item.ok() })
+            .boxed(),
+        None => futures_util::stream::empty().boxed(),
+    };
+    // Stop after the `finished` event.
+    let stream = past
+        .chain(live)
+        .scan(false, |done, event| {
+            let out = if *done { None } else { Some(event.clone()) };
+            *done = *done || event["type"] == "finished";
+            futures_util::future::ready(out)
+        })
+        .map(|event| {
+            let kind = event["type"].as_str().unwrap_or("progress").to_owned();
+            Ok::<_, std::convert::Infallible>(Event::default().event(kind).data(event.to_string()))
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// The newest stored report, for the dashboard and the picture.
+pub(crate) fn last_report(workspace: &LoadedWorkspace) -> Option<RunReport> {
+    let store = Store::open(&workspace.state_dir()).ok()?;
+    let id = store.last_reported_run().ok()??;
+    serde_json::from_str(&store.report(&id).ok()??).ok()
+}
