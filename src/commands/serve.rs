@@ -125,7 +125,7 @@ fn token_file(state_dir: &std::path::Path) -> std::io::Result<String> {
     std::fs::create_dir_all(state_dir)?;
     let mut random = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut random)?;
-    let token: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let token = crate::serve::hex(&random);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::svg::escape;
 use super::svg::outcome;
 
-const STYLE: &str = r#"
+const STYLE: &str = r"
 :root { color-scheme: light; --ink: #0f172a; --muted: #64748b; --line: #e2e8f0; --bg: #f8fafc; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, Segoe UI, sans-serif; color: var(--ink); background: var(--bg); }
@@ -38,9 +38,9 @@ th { color: var(--muted); font-weight: 600; font-size: .8rem; text-transform: up
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; }
 #progress { font: 13px ui-monospace, monospace; white-space: pre-wrap; max-height: 16rem; overflow: auto; color: #334155; }
 .muted { color: var(--muted); }
-"#;
+";
 
-const SCRIPT: &str = r#"
+const SCRIPT: &str = r"
 async function follow() {
   const runs = await (await fetch('/api/v1/runs')).json();
   const box = document.getElementById('progress');
@@ -61,7 +61,7 @@ async function follow() {
   }
 }
 follow();
-"#;
+";
 
 pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let active = state.runs.active();

@@ -92,12 +92,7 @@ fn verify(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), ApiError
         let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
             .map_err(ApiError::internal)?;
         mac.update(body);
-        let computed: String = mac
-            .finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let computed = super::hex(&mac.finalize().into_bytes());
         return if computed.as_bytes().ct_eq(expected.as_bytes()).into() {
             Ok(())
         } else {

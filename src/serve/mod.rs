@@ -12,6 +12,8 @@ mod openapi;
 mod runs;
 mod schedule;
 mod svg;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +47,15 @@ pub(crate) struct AppState {
     pub(crate) hook_secret: Option<Arc<String>>,
     /// The runs this service started, and the one going on.
     pub(crate) runs: RunRegistry,
+}
+
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }
 
 /// The whole service.

@@ -1,0 +1,332 @@
+//! The router without a socket: every endpoint, every error, and random input that must never
+//! produce a 5xx.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::http::StatusCode;
+use hmac::Mac as _;
+use http_body_util::BodyExt as _;
+use proptest::prelude::*;
+use tower::ServiceExt as _;
+
+use super::AppState;
+use super::RunRegistry;
+use super::router;
+
+const TOKEN: &str = "test-token";
+const HOOK_SECRET: &str = "hook-secret";
+
+fn demo() -> (tempfile::TempDir, AppState) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("demo");
+    crate::demo::build(&root).expect("demo builds");
+    let state = AppState {
+        root,
+        token: Arc::new(TOKEN.to_owned()),
+        hook_secret: Some(Arc::new(HOOK_SECRET.to_owned())),
+        runs: RunRegistry::default(),
+    };
+    (dir, state)
+}
+
+async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, String, String) {
+    let response = router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("a response");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (
+        status,
+        content_type,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).expect("request")
+}
+
+fn post(uri: &str, token: Option<&str>, body: &str) -> Request<Body> {
+    let mut request = Request::post(uri).header("content-type", "application/json");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::from(body.to_owned())).expect("request")
+}
+
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_endpoints_answer() {
+    let (_dir, state) = demo();
+    let (status, _, body) = call(&state, get("/api/v1/health")).await;
+    assert_eq!(
+        (status, json(&body)["status"].clone()),
+        (StatusCode::OK, "ok".into())
+    );
+
+    let (status, _, body) = call(&state, get("/api/v1/workspace")).await;
+    assert_eq!(status, StatusCode::OK);
+    let workspace = json(&body);
+    assert_eq!(workspace["schema"], "carry.workspace/v1");
+    assert_eq!(workspace["projects"].as_array().map(Vec::len), Some(5));
+
+    let (status, _, body) = call(&state, get("/api/v1/graph")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["stages"][0], serde_json::json!(["kernel"]));
+
+    let (status, content_type, body) = call(&state, get("/api/v1/graph.svg")).await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "image/svg+xml")
+    );
+    assert!(body.starts_with("<svg") && body.contains("data-project=\"libvirt\""));
+
+    let (status, _, body) = call(&state, get("/api/v1/order?moved=qemu")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        json(&body),
+        serde_json::json!({"stages": [["qemu"], ["libvirt"], ["nova"]]})
+    );
+    let (status, _, body) = call(&state, get("/api/v1/order?moved=qemu,libvrt")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        json(&body)["error"],
+        "no project 'libvrt'; did you mean 'libvirt'?"
+    );
+
+    let (status, _, body) = call(&state, get("/api/v1/impact/qemu")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        json(&body)["retest"],
+        serde_json::json!(["qemu", "libvirt", "nova"])
+    );
+    let (status, _, body) = call(&state, get("/api/v1/impact/libvirt?to=main")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["schema"], "carry.impact/v1");
+    let (status, _, _) = call(&state, get("/api/v1/impact/qemu?to=v99")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = call(&state, get("/api/v1/impact/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _, body) = call(&state, get("/api/v1/debt")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["schema"], "carry.debt/v1");
+
+    let (status, _, body) = call(&state, get("/api/v1/runs")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json(&body)["runs"], serde_json::json!([]));
+    let (status, _, _) = call(&state, get("/api/v1/runs/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = call(&state, get("/api/v1/runs/nope/events")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _, body) = call(&state, get("/api/v1/no/such/thing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        json(&body)["error"],
+        "no such endpoint: /api/v1/no/such/thing"
+    );
+
+    let (status, content_type, body) = call(&state, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"));
+    assert!(body.contains("<svg") && body.contains("class=\"project-row\" data-project=\"nova\""));
+
+    let (status, _, body) = call(&state, get("/api/v1/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let document = json(&body);
+    for path in [
+        "/api/v1/health",
+        "/api/v1/workspace",
+        "/api/v1/graph",
+        "/api/v1/order",
+        "/api/v1/impact/{project}",
+        "/api/v1/debt",
+        "/api/v1/runs",
+        "/api/v1/runs/{id}",
+        "/api/v1/runs/{id}/events",
+        "/api/v1/hooks/upstream",
+    ] {
+        assert!(
+            document["paths"].get(path).is_some(),
+            "{path} is in the OpenAPI document"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starting_a_run_needs_the_token_and_one_at_a_time() {
+    let (_dir, state) = demo();
+    let (status, _, body) = call(&state, post("/api/v1/runs", None, "")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("bearer token")
+    );
+    let (status, _, _) = call(&state, post("/api/v1/runs", Some("wrong"), "")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call(
+        &state,
+        post("/api/v1/runs", Some(TOKEN), r#"{"bogus": true}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("the body is not a run request")
+    );
+    let (status, _, body) = call(
+        &state,
+        post("/api/v1/runs", Some(TOKEN), r#"{"projects": ["nope"]}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    let (status, _, body) = call(
+        &state,
+        post("/api/v1/runs", Some(TOKEN), r#"{"no_test": false}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let id = json(&body)["id"].as_str().expect("id").to_owned();
+    let (status, _, _) = call(&state, post("/api/v1/runs", Some(TOKEN), "")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a second run while one runs");
+
+    // Follow the events to the end.
+    let (status, content_type, events) =
+        call(&state, get(&format!("/api/v1/runs/{id}/events"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "text/event-stream");
+    assert!(events.contains("event: started"), "{events}");
+    assert!(events.contains("event: test-finished"), "{events}");
+    assert!(
+        events.trim_end().ends_with(&format!(
+            "data: {{\"run\":\"{id}\",\"status\":\"attention\",\"type\":\"finished\"}}"
+        )),
+        "{events}"
+    );
+    let (status, _, body) = call(&state, get(&format!("/api/v1/runs/{id}"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let report = json(&body);
+    assert_eq!(report["schema"], "carry.run/v1");
+    assert_eq!(report["features"][0]["status"], "blocked");
+}
+
+fn github_signature(body: &str) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(HOOK_SECRET.as_bytes()).expect("key");
+    mac.update(body.as_bytes());
+    format!(
+        "sha256={}",
+        super::hex(&mac.finalize().into_bytes())
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_are_verified_and_matched_to_projects() {
+    let (_dir, mut state) = demo();
+    let push = r#"{"ref": "refs/heads/main", "repository": {"clone_url": "upstream/qemu"}}"#;
+    let hook = |signature: &str, body: &str| {
+        Request::post("/api/v1/hooks/upstream")
+            .header("x-github-event", "push")
+            .header("x-hub-signature-256", signature)
+            .body(Body::from(body.to_owned()))
+            .expect("request")
+    };
+    let (status, _, _) = call(&state, hook("sha256=00", push)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call(&state, hook(&github_signature(push), push)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(json(&body)["projects"], serde_json::json!(["qemu"]));
+    let other = r#"{"ref": "refs/heads/stable", "repository": {"clone_url": "upstream/qemu"}}"#;
+    let (status, _, body) = call(&state, hook(&github_signature(other), other)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let gitlab = Request::post("/api/v1/hooks/upstream")
+        .header("x-gitlab-token", "wrong")
+        .body(Body::from(push.to_owned()))
+        .expect("request");
+    assert_eq!(call(&state, gitlab).await.0, StatusCode::UNAUTHORIZED);
+    let gerrit = r#"{"type": "ref-updated", "refUpdate": {"project": "upstream/nova", "refName": "refs/heads/main"}}"#;
+    let (status, _, body) = call(
+        &state,
+        post("/api/v1/hooks/upstream", Some(HOOK_SECRET), gerrit),
+    )
+    .await;
+    assert_eq!(
+        (status, json(&body)["projects"].clone()),
+        (StatusCode::ACCEPTED, serde_json::json!(["nova"]))
+    );
+    state.hook_secret = None;
+    assert_eq!(
+        call(&state, hook(&github_signature(push), push)).await.0,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oversized_bodies_are_refused() {
+    let (_dir, state) = demo();
+    let huge = format!(r#"{{"projects": ["{}"]}}"#, "x".repeat(400 * 1024));
+    let (status, _, _) = call(&state, post("/api/v1/runs", Some(TOKEN), &huge)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Malformed and random input to every endpoint that takes input: 4xx, never 5xx.
+    #[test]
+    fn random_input_never_makes_a_server_error(
+        body in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..2048).prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+            Just(r#"{"projects": 5}"#.to_owned()),
+            Just(r#"{"projects": ["kernel"], "jobs": 70000}"#.to_owned()),
+            Just(r#"{"ref": 5, "repository": []}"#.to_owned()),
+            Just(r#"{"type": "ref-updated", "refUpdate": null}"#.to_owned()),
+            "\\PC{0,200}",
+        ],
+        path in "[a-zA-Z0-9%/._~-]{0,40}",
+        query in "[a-zA-Z0-9%=&,._-]{0,60}",
+    ) {
+        static STATE: std::sync::OnceLock<(tempfile::TempDir, AppState)> = std::sync::OnceLock::new();
+        static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+        let (_, state) = STATE.get_or_init(demo);
+        let runtime = RUNTIME.get_or_init(|| tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime"));
+        runtime.block_on(async {
+            let requests = vec![
+                post("/api/v1/runs", Some("wrong"), &body),
+                Request::post("/api/v1/hooks/upstream").header("x-hub-signature-256", "sha256=00").body(Body::from(body.clone())).expect("request"),
+                post("/api/v1/hooks/upstream", Some(HOOK_SECRET), &body),
+                get(&format!("/api/v1/order?{query}")),
+                get(&format!("/api/v1/impact/{}?{query}", path.replace('/', "_"))),
+                get(&format!("/api/v1/runs/{}", path.replace('/', "_"))),
+                get(&format!("/api/v1/{path}")),
+            ];
+            for request in requests {
+                let uri = request.uri().to_string();
+                let (status, _, body) = call(state, request).await;
+                assert!(!status.is_server_error(), "{uri} gave {status}: {body}");
+            }
+        });
+    }
+}
