@@ -48,6 +48,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
             .filter(|s| !s.is_empty())
             .map(Arc::new),
         runs: RunRegistry::default(),
+        cache: Arc::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -27,7 +27,21 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
-pub(crate) fn load(state: &AppState) -> Result<LoadedWorkspace, ApiError> {
+pub(crate) fn load(state: &AppState) -> Result<std::sync::Arc<LoadedWorkspace>, ApiError> {
+    state.cache.workspace(&state.root, || load_fresh(state))
+}
+
+/// The workspace graph with every series read, reused for a moment between requests.
+pub(crate) fn workspace_graph(
+    state: &AppState,
+    workspace: &LoadedWorkspace,
+) -> Result<std::sync::Arc<WorkspaceGraph>, ApiError> {
+    state.cache.graph(&state.root, || {
+        carry_orchestrator::queries::workspace_graph(workspace).map_err(ApiError::internal)
+    })
+}
+
+fn load_fresh(state: &AppState) -> Result<LoadedWorkspace, ApiError> {
     carry_orchestrator::workspace::load(&state.root).map_err(|error| match error {
         carry_orchestrator::workspace::LoadError::Manifest(manifest) => ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,

@@ -67,7 +67,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
     let active = state.runs.active();
     blocking(move || {
         let workspace = load(&state)?;
-        let graph = carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        let graph = super::api::workspace_graph(&state, &workspace)?;
         let report = super::runs::last_report(&workspace);
         let debt = carry_orchestrator::debt::debt(&workspace, carry_orchestrator::debt::today()).ok();
         let manifest = &workspace.manifest.workspace;

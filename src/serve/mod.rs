@@ -5,6 +5,7 @@
 //! needs the bearer token. Errors are JSON; 5xx bodies say nothing internal.
 
 mod api;
+mod cache;
 mod dashboard;
 mod error;
 mod hooks;
@@ -47,15 +48,19 @@ pub(crate) struct AppState {
     pub(crate) hook_secret: Option<Arc<String>>,
     /// The runs this service started, and the one going on.
     pub(crate) runs: RunRegistry,
+    /// What reads reuse between requests.
+    pub(crate) cache: Arc<cache::Cache>,
 }
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// The whole service.

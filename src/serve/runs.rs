@@ -286,6 +286,7 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
         });
     }
     let registry = state.runs.clone();
+    let cache = state.cache.clone();
     let run_id = id.clone();
     let handle = tokio::task::spawn_blocking(move || {
         let progress = ServiceProgress {
@@ -303,6 +304,7 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
             }
         };
         registry.finish(&run_id, last);
+        cache.forget_graph();
     });
     if let Ok(mut registry) = state.runs.inner.lock()
         && let Some(active) = registry.active.as_mut().filter(|a| a.id == id)
@@ -330,31 +332,52 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     if state.runs.active().as_deref() == Some(id.as_str()) {
         return Ok(Json(
             json!({"run": id, "status": "running", "events": format!("/api/v1/runs/{id}/events")}),
-        ));
+        )
+        .into_response());
     }
-    blocking(move || {
-        let workspace = load(&state)?;
-        let store = Store::open(&workspace.state_dir()).map_err(ApiError::internal)?;
-        let Some(text) = store.report(&id).map_err(ApiError::internal)? else {
+    let json_text = |text: Arc<String>| {
+        (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            text.as_str().to_owned(),
+        )
+            .into_response()
+    };
+    if let Some(text) = state.cache.report(&id) {
+        return Ok(json_text(text));
+    }
+    let found = blocking({
+        let state = state.clone();
+        let id = id.clone();
+        move || {
+            let workspace = load(&state)?;
+            let store = Store::open(&workspace.state_dir()).map_err(ApiError::internal)?;
+            if let Some(text) = store.report(&id).map_err(ApiError::internal)? {
+                return Ok(Ok(text));
+            }
             let known = store
                 .runs(1000)
                 .map_err(ApiError::internal)?
                 .into_iter()
                 .find(|r| r.id == id);
-            return match known {
-                Some(record) => Ok(Json(json!({"run": id, "status": record.status}))),
+            match known {
+                Some(record) => Ok(Err(json!({"run": id, "status": record.status}))),
                 None => Err(ApiError::not_found(format!("no run '{id}'"))),
-            };
-        };
-        serde_json::from_str(&text)
-            .map(Json)
-            .map_err(ApiError::internal)
+            }
+        }
     })
-    .await
+    .await?;
+    match found {
+        Ok(text) => {
+            let text = Arc::new(text);
+            state.cache.keep_report(&id, text.clone());
+            Ok(json_text(text))
+        }
+        Err(status) => Ok(Json(status).into_response()),
+    }
 }
 
 #[utoipa::path(get, path = "/api/v1/runs/{id}/events", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "server-sent events: the run's progress, ending with `finished`", content_type = "text/event-stream"), (status = 404, description = "no such run")))]

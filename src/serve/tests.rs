@@ -27,6 +27,7 @@ fn demo() -> (tempfile::TempDir, AppState) {
         token: Arc::new(TOKEN.to_owned()),
         hook_secret: Some(Arc::new(HOOK_SECRET.to_owned())),
         runs: RunRegistry::default(),
+        cache: Arc::default(),
     };
     (dir, state)
 }
@@ -236,10 +237,7 @@ async fn starting_a_run_needs_the_token_and_one_at_a_time() {
 fn github_signature(body: &str) -> String {
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(HOOK_SECRET.as_bytes()).expect("key");
     mac.update(body.as_bytes());
-    format!(
-        "sha256={}",
-        super::hex(&mac.finalize().into_bytes())
-    )
+    format!("sha256={}", super::hex(&mac.finalize().into_bytes()))
 }
 
 #[tokio::test(flavor = "multi_thread")]

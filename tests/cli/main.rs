@@ -13,3 +13,4 @@ mod queries;
 mod resume;
 mod run_rebase;
 mod series_validation;
+mod service;

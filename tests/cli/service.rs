@@ -1,0 +1,246 @@
+//! `carry serve` for real: a process on a free port, a run started over HTTP, its events
+//! followed to the end, its report read, and the dashboard rendered in headless Chromium.
+//!
+//! The browser part needs Debian's `chromium`; `.ci/run` installs it and sets
+//! `CARRY_REQUIRE_BROWSER=1`, which makes its absence a failure rather than a skip.
+
+use std::io::BufRead as _;
+use std::io::BufReader;
+use std::io::Read as _;
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Child;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::carry_in;
+use crate::support::hermetic;
+
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(workspace: &Path) -> Server {
+    let mut child = hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
+        .current_dir(workspace)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("carry serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut line = String::new();
+    BufReader::new(stderr)
+        .read_line(&mut line)
+        .expect("the first line names the address");
+    let address = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_owned();
+    Server { child, address }
+}
+
+/// One HTTP/1.1 request; returns the status and the body.
+fn request(
+    address: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .expect("timeout");
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        unchunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn unchunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+#[test]
+fn a_run_started_over_http_streams_its_progress_and_reports() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = dir.path().join("demo");
+    assert_eq!(
+        carry_in(
+            dir.path(),
+            &["demo", "--no-run", &demo.display().to_string()]
+        )
+        .code,
+        0
+    );
+    let server = serve(&demo);
+    let token = std::fs::read_to_string(demo.join(".carry/token")).expect("a token was made");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(demo.join(".carry/token"))
+            .expect("token")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+
+    let (status, _) = request(&server.address, "POST", "/api/v1/runs", None, "");
+    assert_eq!(status, 401);
+    let (status, body) = request(&server.address, "POST", "/api/v1/runs", Some(&token), "{}");
+    assert_eq!(status, 202, "{body}");
+    let started: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let id = started["id"].as_str().expect("id").to_owned();
+
+    // The CLI is refused while the service runs.
+    let cli = carry_in(&demo, &["run"]);
+    let (_, events) = request(
+        &server.address,
+        "GET",
+        &format!("/api/v1/runs/{id}/events"),
+        None,
+        "",
+    );
+    assert!(
+        cli.code == 1 && cli.stderr.contains("is locked by run"),
+        "{}",
+        cli.stderr
+    );
+    assert!(events.contains("event: rebasing"), "{events}");
+    assert!(events.contains("event: test-finished"), "{events}");
+    assert!(
+        events.contains("event: finished\ndata: {\"run\":"),
+        "{events}"
+    );
+
+    let (status, body) = request(
+        &server.address,
+        "GET",
+        &format!("/api/v1/runs/{id}"),
+        None,
+        "",
+    );
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(report["run"], id);
+    assert_eq!(report["status"], "attention");
+
+    browser_check(&server.address);
+}
+
+fn browser_check(address: &str) {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("CARRY_REQUIRE_BROWSER").is_none(),
+            "CARRY_REQUIRE_BROWSER is set and chromium is not installed"
+        );
+        eprintln!(
+            "SKIPPED the browser check: no chromium (install Debian's chromium, or set CARRY_REQUIRE_BROWSER=1 to require it)"
+        );
+        return;
+    };
+    let profile = tempfile::tempdir().expect("profile");
+    let common = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1600,1300",
+        "--virtual-time-budget=3000",
+    ];
+    let url = format!("http://{address}/");
+    let dom = std::process::Command::new(chromium)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--dump-dom", &url])
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<svg"), "the graph is drawn: {dom}");
+    for project in ["kernel", "qemu", "libvirt", "ovs", "nova"] {
+        assert!(
+            dom.contains(&format!("class=\"project-row\" data-project=\"{project}\"")),
+            "a row for {project}"
+        );
+    }
+    assert!(
+        dom.contains("needs attention"),
+        "the last run's status shows"
+    );
+    assert!(
+        dom.contains("conflict</span> <code>libvirt/hostdev-vf</code>"),
+        "the conflict shows"
+    );
+    assert!(
+        dom.contains("blocked by libvirt/hostdev-vf"),
+        "the feature shows blocked"
+    );
+
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    let status = std::process::Command::new(chromium)
+        .args(common)
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("chromium runs");
+    assert!(status.success());
+    let png = std::fs::read(&shot).expect("a screenshot was saved");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real picture: {} bytes",
+        png.len()
+    );
+    eprintln!("dashboard screenshot: {}", shot.display());
+}
