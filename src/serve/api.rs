@@ -130,8 +130,7 @@ pub(crate) async fn workspace(State(state): State<AppState>) -> Result<Json<Valu
 pub(crate) async fn graph(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
         let workspace = load(&state)?;
-        let graph =
-            carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        let graph = workspace_graph(&state, &workspace)?;
         serde_json::to_value(crate::commands::graph_report(
             &workspace.manifest.workspace,
             &graph,
@@ -148,8 +147,7 @@ pub(crate) async fn graph_svg(
 ) -> Result<impl IntoResponse, ApiError> {
     let svg = blocking(move || {
         let workspace = load(&state)?;
-        let graph =
-            carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        let graph = workspace_graph(&state, &workspace)?;
         let last = super::runs::last_report(&workspace);
         Ok(super::svg::render(
             &workspace.manifest.workspace,
@@ -174,8 +172,7 @@ pub(crate) async fn order(
     let moved = query(raw.as_deref()).remove("moved").unwrap_or_default();
     blocking(move || {
         let workspace = load(&state)?;
-        let graph =
-            carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        let graph = workspace_graph(&state, &workspace)?;
         let stages = if moved.is_empty() {
             graph.stages().to_vec()
         } else {
@@ -201,8 +198,7 @@ pub(crate) async fn impact(
         .and_then(|v| v.into_iter().next());
     blocking(move || {
         let workspace = load(&state)?;
-        let graph =
-            carry_orchestrator::queries::workspace_graph(&workspace).map_err(ApiError::internal)?;
+        let graph = workspace_graph(&state, &workspace)?;
         let id = project_id(&graph, &project)?;
         match to {
             None => serde_json::to_value(graph.impact(id))
