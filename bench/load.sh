@@ -28,6 +28,7 @@ load() {
 for path in /api/v1/graph /api/v1/order "/api/v1/runs/$RUN"; do load "$path" 15; done
 echo "server RSS before the long run: $(rss) KiB"
 ( sleep $((LONG / 2)); echo "server RSS halfway: $(rss) KiB" ) &
+HALF=$!
 load /api/v1/workspace "$LONG"
-wait
+wait "$HALF"
 echo "server RSS after: $(rss) KiB"
