@@ -6,7 +6,7 @@
 # Builds (once, cached under target/bench-rebase) a repository of FILES files five levels
 # deep, an upstream line of UPSTREAM commits and a SERIES-patch series of which LANDED
 # patches upstream also took; then times, best of three each:
-#   carry run --no-test --offline     (cold and warm upstream cache)
+#   carry run --no-test --offline --fresh   (cold and warm upstream cache; no result reused)
 #   git replay --onto upstream base..series
 #   git rebase --onto upstream base   (in a worktree)
 #   git cherry upstream series base   (the landed check)
@@ -62,9 +62,9 @@ rm -rf "$ROOT/wt"
 git -C "$REPO" worktree add -q -f "$ROOT/wt" --detach series
 
 PREP="rm -rf $ROOT/.carry $REPO/objects/??/[0-9a-f]* 2>/dev/null || true; git -C $REPO for-each-ref --format='delete %(refname)' refs/carry/candidate | git -C $REPO update-ref --stdin"
-carry_cold=$(best "carry run (cold cache)" "$CARRY" -C "$ROOT" run --no-test --offline --json)
+carry_cold=$(best "carry run (cold cache)" "$CARRY" -C "$ROOT" run --no-test --offline --fresh --json)
 PREP="rm -f $REPO/objects/??/[0-9a-f]* 2>/dev/null || true"
-carry_warm=$(best "carry run (warm cache)" "$CARRY" -C "$ROOT" run --no-test --offline --json)
+carry_warm=$(best "carry run (warm cache)" "$CARRY" -C "$ROOT" run --no-test --offline --fresh --json)
 PREP="rm -f $REPO/objects/??/[0-9a-f]* 2>/dev/null || true"
 replay=$(best "git replay --onto" git -C "$REPO" replay --onto upstream base..series)
 PREP="git -C $ROOT/wt checkout -q --detach series"
@@ -74,7 +74,7 @@ cherry=$(best "git cherry" git -C "$REPO" cherry upstream series base)
 
 # carry's own phase timings and memory, from one more warm run.
 rm -f "$REPO"/objects/??/[0-9a-f]* 2>/dev/null || true
-CARRY_LOG=carry_adapters=debug /usr/bin/time -f 'max-rss-kib %M' "$CARRY" -C "$ROOT" run --no-test --offline --json \
+CARRY_LOG=carry_adapters=debug /usr/bin/time -f 'max-rss-kib %M' "$CARRY" -C "$ROOT" run --no-test --offline --fresh --json \
   >"$ROOT/report.json" 2>"$ROOT/carry.log" || true
 grep -E 'landed index|rebased series|max-rss' "$ROOT/carry.log" >&2 || true
 python3 - "$ROOT/report.json" <<'PY' >&2

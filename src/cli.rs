@@ -94,6 +94,9 @@ pub(crate) struct RunArgs {
     /// Use upstream refs as last fetched; do not fetch
     #[arg(long)]
     pub(crate) offline: bool,
+    /// Redo every step, reusing no result recorded for the same inputs
+    #[arg(long)]
+    pub(crate) fresh: bool,
     /// Print the report as JSON (schema carry.run/v1)
     #[arg(long, conflicts_with = "markdown")]
     pub(crate) json: bool,

@@ -71,6 +71,8 @@ pub struct RunOptions {
     pub no_test: bool,
     /// How many tests of one stage may run side by side (at least 1).
     pub jobs: usize,
+    /// Redo every step: reuse no rebase or test result recorded for the same inputs.
+    pub fresh: bool,
     /// The run's id, when the caller chose it (the service answers with it before starting).
     #[serde(skip)]
     pub run_id: Option<String>,
@@ -388,6 +390,7 @@ fn run_locked(
                 store,
                 run_id,
                 jobs: options.jobs.max(1),
+                fresh: options.fresh,
                 progress,
             },
             &mut reports,
@@ -648,7 +651,8 @@ fn rebase_project(
     // The same inputs were rebased before (an earlier run, or one that was killed after this
     // step): reuse the result, and point the candidate ref at it again.
     let key = rebase_key(name, &request, work.options.skip_first_bad);
-    if let Some(previous) = work.store.rebase_result::<ProjectReport>(&key)?
+    if !work.options.fresh
+        && let Some(previous) = work.store.rebase_result::<ProjectReport>(&key)?
         && let Some(result) = previous
             .result
             .as_deref()

@@ -37,6 +37,7 @@ pub(crate) struct TestContext<'a> {
     pub(crate) store: &'a Store,
     pub(crate) run_id: &'a str,
     pub(crate) jobs: usize,
+    pub(crate) fresh: bool,
     pub(crate) progress: &'a dyn Progress,
 }
 
@@ -188,7 +189,8 @@ pub(crate) fn run_tests(
                 continue;
             }
             let key = key.digest().to_string();
-            if let Some(previous) = context.store.test_result::<StoredTest>(&key)?
+            if !context.fresh
+                && let Some(previous) = context.store.test_result::<StoredTest>(&key)?
                 && previous.run.ended != Ended::Timeout
             {
                 let mut test = test_report(&previous.run, previous.log);

@@ -24,6 +24,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<Outcome, CliErr
         skip_first_bad: false,
         no_test: args.no_test,
         jobs: usize::from(args.jobs),
+        fresh: args.fresh,
         ..RunOptions::default()
     };
     if args.dry_run {
