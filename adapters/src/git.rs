@@ -146,6 +146,34 @@ impl ProjectRepo {
     }
 }
 
+/// Removes lock files a killed carry left in its own ref namespace (`refs/carry/`), so the
+/// next run can write its refs again. Only carry writes there, and the caller holds the
+/// workspace lock, so no live writer owns them. Returns how many were removed.
+pub fn clear_stale_carry_locks(repo_path: &Path) -> usize {
+    let Ok(repo) = Repository::open(repo_path) else {
+        return 0;
+    };
+    let mut removed = 0;
+    let mut stack = vec![repo.path().join("refs").join("carry")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "lock")
+                && std::fs::remove_file(&path).is_ok()
+            {
+                tracing::debug!(path = %path.display(), "removed a stale lock");
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 fn open(path: &Path) -> Result<Repository, GitError> {
     Repository::open(path).map_err(|source| GitError::Open {
         path: path.to_owned(),

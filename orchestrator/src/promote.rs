@@ -136,6 +136,9 @@ pub fn promote(
     )
     .map_err(RunError::from)?;
     let store = Store::open(&state).map_err(RunError::from)?;
+    for project in workspace.manifest.workspace.projects.values() {
+        carry_adapters::git::clear_stale_carry_locks(&workspace.root.join(&project.repo));
+    }
     let run = match &options.run {
         Some(run) => run.clone(),
         None => store

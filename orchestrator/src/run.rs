@@ -293,6 +293,10 @@ fn run_locked(
     run_id: &str,
 ) -> Result<RunReport, RunError> {
     let manifest = &workspace.manifest.workspace;
+    // A run killed while writing a ref leaves its lock file behind; we hold the workspace lock.
+    for project in manifest.projects.values() {
+        carry_adapters::git::clear_stale_carry_locks(&workspace.root.join(&project.repo));
+    }
     let mut fetch_errors: BTreeMap<ProjectName, String> = BTreeMap::new();
     if !options.offline {
         let graph = WorkspaceGraph::from_manifest(manifest)?;

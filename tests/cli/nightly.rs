@@ -258,7 +258,7 @@ fn a_timeout_kills_the_test_and_everything_it_started() {
 fn tests_get_their_checkout_and_everything_they_consume() {
     let workspace = two_projects(
         r#""true""#,
-        r#""env | grep ^CARRY_ | sort > $CARRY_DEP_BASE/../env.txt; test -f $CARRY_DEP_BASE/carried.c && test -f carried.c""#,
+        r#""env | grep -E '^CARRY_(DEP_|PROJECT|RUN|SOURCE_DIR)' | sort > $CARRY_DEP_BASE/../env.txt; test -f $CARRY_DEP_BASE/carried.c && test -f carried.c""#,
     );
     let output = workspace.carry(&["run", "--json", "--jobs", "2"]);
     assert_eq!(output.code, 0, "{}\n{}", output.stdout, output.stderr);
