@@ -217,47 +217,10 @@ impl UpstreamIndex {
     }
 }
 
-/// Computes the facts of every commit the cache lacks. A cold cache means thousands of tree
-/// walks, so they are shared out among threads, each with its own handle on the repository;
-/// anything a thread cannot read (an object only reachable through an in-memory alternate)
-/// is done here afterwards.
+/// Computes the facts of every commit the cache lacks. (Threads do not help here: libgit2
+/// serializes pack reads behind one global lock; measured, no gain on two cores.)
 fn fill_cache(repo: &Repository, ids: &[Oid], cache: &mut UpstreamCache) -> Result<(), GitError> {
-    let missing: Vec<Oid> = ids
-        .iter()
-        .copied()
-        .filter(|id| !cache.commits.contains_key(&id.to_string()))
-        .collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(8);
-    if missing.len() >= 256 && threads > 1 {
-        let path = repo.path().to_owned();
-        let chunk = missing.len().div_ceil(threads);
-        let found: Vec<(Oid, CommitFacts)> = std::thread::scope(|scope| {
-            let workers: Vec<_> = missing
-                .chunks(chunk)
-                .map(|part| {
-                    let path = path.clone();
-                    scope.spawn(move || {
-                        let Ok(repo) = Repository::open(&path) else {
-                            return Vec::new();
-                        };
-                        part.iter()
-                            .filter_map(|&id| commit_facts(&repo, id).ok().map(|facts| (id, facts)))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| worker.join().unwrap_or_default())
-                .collect()
-        });
-        for (id, facts) in found {
-            cache.commits.insert(id.to_string(), facts);
-        }
-    }
-    for id in missing {
+    for &id in ids {
         if let std::collections::hash_map::Entry::Vacant(slot) = cache.commits.entry(id.to_string())
         {
             slot.insert(commit_facts(repo, id)?);
