@@ -8,7 +8,6 @@ use carry_orchestrator::report::ProjectStatus;
 use carry_orchestrator::report::RunReport;
 use carry_orchestrator::report::RunStatus;
 use carry_orchestrator::report::TestStatus;
-use carry_orchestrator::run::outcome_name;
 
 fn short(oid: &str) -> &str {
     oid.get(..12).unwrap_or(oid)
@@ -40,20 +39,7 @@ pub(crate) fn render(report: &RunReport) -> String {
         let series = match project.status {
             ProjectStatus::Unchanged => "unchanged".to_owned(),
             ProjectStatus::Error => format!("error: {}", project.error.as_deref().unwrap_or("")),
-            ProjectStatus::Rebased => {
-                let mut counts = Vec::new();
-                for kind in ["applied", "landed", "conflict", "blocked"] {
-                    let n = project
-                        .patches
-                        .iter()
-                        .filter(|p| outcome_name(&p.outcome) == kind)
-                        .count();
-                    if n > 0 {
-                        counts.push(format!("{n} {kind}"));
-                    }
-                }
-                counts.join(", ")
-            }
+            ProjectStatus::Rebased => project.patch_counts(),
         };
         let upstream = project.upstream.as_ref().map_or(String::new(), |u| {
             format!("`{}` → `{}`", short(&u.from), short(&u.to))

@@ -8,7 +8,6 @@ use carry_orchestrator::report::FeatureStatus;
 use carry_orchestrator::report::ProjectStatus;
 use carry_orchestrator::report::RunReport;
 use carry_orchestrator::report::RunStatus;
-use carry_orchestrator::run::outcome_name;
 
 fn test_summary(test: &carry_orchestrator::report::TestReport) -> String {
     use carry_orchestrator::report::TestStatus;
@@ -56,17 +55,7 @@ pub(crate) fn render(report: &RunReport) -> String {
             ProjectStatus::Unchanged => "unchanged".to_owned(),
             ProjectStatus::Error => format!("error: {}", project.error.as_deref().unwrap_or("")),
             ProjectStatus::Rebased => {
-                let mut counts = Vec::new();
-                for kind in ["applied", "landed", "conflict", "blocked"] {
-                    let n = project
-                        .patches
-                        .iter()
-                        .filter(|p| outcome_name(&p.outcome) == kind)
-                        .count();
-                    if n > 0 {
-                        counts.push(format!("{n} {kind}"));
-                    }
-                }
+                let counts = project.patch_counts();
                 let moved = project.upstream.as_ref().map_or(String::new(), |u| {
                     if u.from == u.to {
                         "  (upstream unchanged)".to_owned()
@@ -79,7 +68,7 @@ pub(crate) fn render(report: &RunReport) -> String {
                     if counts.is_empty() {
                         "no patches".to_owned()
                     } else {
-                        counts.join(", ")
+                        counts
                     }
                 )
             }

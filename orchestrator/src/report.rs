@@ -139,6 +139,25 @@ pub struct ProjectReport {
     pub patches: Vec<PatchReport>,
 }
 
+impl ProjectReport {
+    /// How many patches came to each outcome, as "2 applied, 1 landed" (applied, landed,
+    /// conflict, blocked; zero counts left out).
+    pub fn patch_counts(&self) -> String {
+        let mut counts = Vec::new();
+        for kind in ["applied", "landed", "conflict", "blocked"] {
+            let n = self
+                .patches
+                .iter()
+                .filter(|p| crate::run::outcome_name(&p.outcome) == kind)
+                .count();
+            if n > 0 {
+                counts.push(format!("{n} {kind}"));
+            }
+        }
+        counts.join(", ")
+    }
+}
+
 /// A patch in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchReport {

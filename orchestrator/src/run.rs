@@ -857,17 +857,7 @@ fn summary(report: &ProjectReport) -> String {
     match report.status {
         ProjectStatus::Unchanged => "unchanged".to_owned(),
         ProjectStatus::Error => format!("error: {}", report.error.as_deref().unwrap_or("")),
-        ProjectStatus::Rebased => {
-            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-            for patch in &report.patches {
-                *counts.entry(outcome_name(&patch.outcome)).or_default() += 1;
-            }
-            counts
-                .iter()
-                .map(|(kind, count)| format!("{count} {kind}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
+        ProjectStatus::Rebased => report.patch_counts(),
     }
 }
 
