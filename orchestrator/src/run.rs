@@ -618,11 +618,11 @@ fn rebase_onto(
             (base, inputs)
         }
         SeriesSource::Dir(_) => {
-            let base = match dir_base(repo, project, to) {
+            let base = match dir_base(&repo, project, to) {
                 Ok(base) => base,
                 Err(error) => return Ok(error_report(name, None, error)),
             };
-            match dir_commits(work.root, repo, base, listing) {
+            match dir_commits(work.root, &repo, base, listing) {
                 Ok(inputs) => (base, inputs),
                 Err(error) => {
                     return Ok(error_report(
