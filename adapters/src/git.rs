@@ -126,42 +126,6 @@ impl ProjectRepo {
         resolve_in(upstream, reference, &[])
     }
 
-    /// Runs `work` with every object it writes held in memory; `work` calls the flush it is
-    /// given to write them to the object database as one pack, and must do so before any ref
-    /// points at them. Objects written after the last flush are dropped with the repository.
-    ///
-    /// Why: a rebase writes a few trees, maybe a blob, and a commit per patch; as loose objects
-    /// each is its own compressed file, a large share of a rebase's time. One pack is one file,
-    /// and a run killed before the flush leaves nothing behind at all.
-    pub fn with_batched_writes<T>(
-        &self,
-        work: impl FnOnce(&dyn Fn() -> Result<(), GitError>) -> T,
-    ) -> Result<T, GitError> {
-        let odb = self
-            .repo
-            .odb()
-            .map_err(GitError::git("opening the object database"))?;
-        let mempack = odb
-            .add_new_mempack_backend(1000)
-            .map_err(GitError::git("preparing an in-memory pack"))?;
-        let flush = || -> Result<(), GitError> {
-            use std::io::Write as _;
-            let mut pack = git2::Buf::new();
-            mempack
-                .dump(&self.repo, &mut pack)
-                .map_err(GitError::git("packing new objects"))?;
-            let mut writer = odb.packwriter().map_err(GitError::git("writing a pack"))?;
-            writer.write_all(&pack).map_err(|e| {
-                GitError::git("writing a pack")(git2::Error::from_str(&e.to_string()))
-            })?;
-            writer.commit().map_err(GitError::git("writing a pack"))?;
-            mempack
-                .reset()
-                .map_err(GitError::git("releasing the in-memory pack"))
-        };
-        Ok(work(&flush))
-    }
-
     /// Whether this project's upstream is read in place from a local path.
     pub fn has_local_upstream(&self) -> bool {
         self.upstream.is_some()

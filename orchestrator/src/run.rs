@@ -578,25 +578,6 @@ fn rebase_project(
         ));
     };
 
-    let batched =
-        repo.with_batched_writes(|flush| rebase_onto(work, &repo, listing, to, flush, progress));
-    match batched {
-        Ok(report) => report,
-        Err(error) => Ok(error_report(name, None, error_chain(&error))),
-    }
-}
-
-/// The rebase proper, its objects batched into one pack (see `with_batched_writes`).
-fn rebase_onto(
-    work: &ProjectWork<'_>,
-    repo: &ProjectRepo,
-    listing: &SeriesListing,
-    to: Oid,
-    flush: &dyn Fn() -> Result<(), carry_adapters::git::GitError>,
-    progress: &dyn Progress,
-) -> Result<ProjectReport, RunError> {
-    let project = work.project;
-    let name = &project.name;
     // Where the series sits now, and its patches as commits on it.
     let (from, inputs) = match &project.series.source {
         SeriesSource::Branch(_) => {
@@ -730,10 +711,6 @@ fn rebase_onto(
     work.store.save_upstream_cache(name.as_str(), &cache)?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache saved");
 
-    // The new objects reach the object database before any ref points at them.
-    if let Err(error) = flush() {
-        return Ok(error_report(name, Some(upstream), error_chain(&error)));
-    }
     let candidate_ref = format!("{CANDIDATE_REFS}{name}");
     if let Err(error) = repo.repo().reference(
         &candidate_ref,
