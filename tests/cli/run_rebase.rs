@@ -185,6 +185,13 @@ fn a_series_rebases_with_landed_conflict_and_blocked_patches() {
     );
 
     check_against_git(&project.path, &json);
+    // Every object the candidate needs is really there.
+    let fsck = project.git_output(&["fsck", "--connectivity-only", "--no-progress"]);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
 }
 
 /// For every applied patch, git's own merge gives the same tree; for every conflict, git
