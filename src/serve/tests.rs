@@ -328,3 +328,22 @@ proptest! {
         });
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cli_run_holding_the_workspace_makes_a_start_conflict() {
+    let (_dir, state) = demo();
+    let holder = carry_adapters::lock::LockHolder {
+        run: "cli-run".to_owned(),
+        pid: 4242,
+        started_at: "2026-11-23T02:00:00Z".to_owned(),
+    };
+    let lock = carry_adapters::lock::WorkspaceLock::acquire(&state.root.join(".carry"), &holder)
+        .expect("lock");
+    let (status, _, body) = call(&state, post("/api/v1/runs", Some(TOKEN), "")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        json(&body)["error"],
+        "the workspace is locked by run cli-run (pid 4242, started 2026-11-23T02:00:00Z)"
+    );
+    lock.release();
+}
