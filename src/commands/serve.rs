@@ -49,6 +49,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
             .map(Arc::new),
         runs: RunRegistry::default(),
         cache: Arc::default(),
+        pushed: Arc::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -191,8 +191,7 @@ fn same_repository(a: &str, b: &str) -> bool {
 
 /// Adds projects to the pending set; the first push of a burst starts the timer.
 fn coalesce(state: &AppState, projects: BTreeSet<String>) {
-    static PENDING: std::sync::Mutex<Option<BTreeSet<String>>> = std::sync::Mutex::new(None);
-    let Ok(mut pending) = PENDING.lock() else {
+    let Ok(mut pending) = state.pushed.lock() else {
         return;
     };
     if let Some(set) = pending.as_mut() {

@@ -50,6 +50,8 @@ pub(crate) struct AppState {
     pub(crate) runs: RunRegistry,
     /// What reads reuse between requests.
     pub(crate) cache: Arc<cache::Cache>,
+    /// Projects pushed upstream since the last webhook-started run, while a burst lasts.
+    pub(crate) pushed: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
 }
 
 /// Lower-case hex of `bytes`.

@@ -28,6 +28,7 @@ fn demo() -> (tempfile::TempDir, AppState) {
         hook_secret: Some(Arc::new(HOOK_SECRET.to_owned())),
         runs: RunRegistry::default(),
         cache: Arc::default(),
+        pushed: Arc::default(),
     };
     (dir, state)
 }
