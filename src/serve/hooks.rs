@@ -206,7 +206,8 @@ fn coalesce(state: &AppState, projects: BTreeSet<String>) {
         while state.runs.active().is_some() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        let projects = PENDING
+        let projects = state
+            .pushed
             .lock()
             .ok()
             .and_then(|mut p| p.take())
