@@ -24,12 +24,7 @@ deadline = 2024-06-30
     );
     let upstream = workspace.repo("upstream/qemu");
     upstream.commit_file("a.c", "a\n", "import");
-    let status = hermetic(&mut std::process::Command::new("git"))
-        .current_dir(workspace.path())
-        .args(["clone", "-q", "upstream/qemu", "repos/qemu"])
-        .status()
-        .expect("clone");
-    assert!(status.success());
+    workspace.clone_repo("upstream/qemu", "repos/qemu");
     let repo = TestRepo::open(&workspace.path().join("repos/qemu"));
     repo.git(&["checkout", "-q", "-b", "carried"]);
     // The support clock dates these commits 2027-01-15 onwards; `CARRY_TODAY` pins "now".

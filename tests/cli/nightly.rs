@@ -9,10 +9,7 @@ use crate::support::TestRepo;
 use crate::support::TestWorkspace;
 use crate::support::carry_in;
 use crate::support::hermetic;
-
-fn json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
+use crate::support::json;
 
 fn project<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     report["projects"]

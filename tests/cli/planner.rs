@@ -3,10 +3,7 @@
 
 use crate::support::TestRepo;
 use crate::support::carry_in;
-
-fn json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
+use crate::support::json;
 
 fn outcomes(patches: &serde_json::Value) -> Vec<(String, String)> {
     patches

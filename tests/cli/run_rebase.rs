@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::support::TestRepo;
 use crate::support::TestWorkspace;
-use crate::support::hermetic;
 
 /// ```text
 /// upstream qemu:  B (v1) --- U1 (a.c top) --- U2 (= P2) --- U3 (b.c line 2) --- U4 (d.c)   main
@@ -28,7 +27,7 @@ fn scenario(workspace: &TestWorkspace) -> (TestRepo, TestRepo) {
     upstream.write("c.c", &lines(5, "c"));
     upstream.commit_file("d.c", "d\n", "initial import");
     upstream.git(&["tag", "v1"]);
-    clone(workspace, "mirrors/qemu", "repos/qemu");
+    workspace.clone_repo("mirrors/qemu", "repos/qemu");
     let project = TestRepo::init(workspace.path().join("repos/qemu"));
     project.git(&["checkout", "-q", "-b", "carried", "v1"]);
     project.commit_file(
@@ -77,15 +76,6 @@ fn scenario(workspace: &TestWorkspace) -> (TestRepo, TestRepo) {
     );
     upstream.commit_file("d.c", "d2\n", "d: more");
     (upstream, project)
-}
-
-fn clone(workspace: &TestWorkspace, from: &str, to: &str) {
-    let status = hermetic(&mut std::process::Command::new("git"))
-        .current_dir(workspace.path())
-        .args(["clone", "-q", from, to])
-        .status()
-        .expect("git clone");
-    assert!(status.success());
 }
 
 const MANIFEST: &str = r#"[workspace]
@@ -258,7 +248,7 @@ fn a_second_run_with_nothing_moved_is_unchanged_and_clean() {
     let workspace = TestWorkspace::new(&MANIFEST.replace(", base = \"v1\"", ""));
     let upstream = workspace.repo("mirrors/qemu");
     upstream.commit_file("a.c", "a\n", "initial");
-    clone(&workspace, "mirrors/qemu", "repos/qemu");
+    workspace.clone_repo("mirrors/qemu", "repos/qemu");
     let project = TestRepo::open(&workspace.path().join("repos/qemu"));
     project.git(&["checkout", "-q", "-b", "carried"]);
     project.commit_file("b.c", "b\n", "b: add");
@@ -321,7 +311,7 @@ consumes = ["libvirt"]
     let qemu = workspace.repo("mirrors/qemu");
     qemu.commit_file("vfio.c", "a\nb\nc\n", "import");
     qemu.git(&["tag", "v1"]);
-    clone(&workspace, "mirrors/qemu", "repos/qemu");
+    workspace.clone_repo("mirrors/qemu", "repos/qemu");
     let qemu_project = TestRepo::open(&workspace.path().join("repos/qemu"));
     qemu_project.git(&["checkout", "-q", "-b", "carried", "v1"]);
     qemu_project.commit_file(
@@ -363,12 +353,12 @@ consumes = ["libvirt"]
     )
     .expect("series");
     libvirt.commit_file("README", "moved\n", "upstream moves");
-    clone(&workspace, "mirrors/libvirt", "repos/libvirt");
+    workspace.clone_repo("mirrors/libvirt", "repos/libvirt");
 
     // nova: a branch with one patch.
     let nova = workspace.repo("mirrors/nova");
     nova.commit_file("driver.py", "d\n", "import");
-    clone(&workspace, "mirrors/nova", "repos/nova");
+    workspace.clone_repo("mirrors/nova", "repos/nova");
     let nova_project = TestRepo::open(&workspace.path().join("repos/nova"));
     nova_project.git(&["checkout", "-q", "-b", "carried"]);
     nova_project.commit_file("driver.py", "d\nsriov\n", "sriov vf pci");

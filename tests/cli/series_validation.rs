@@ -16,7 +16,7 @@ fn upstream_and_project(workspace: &TestWorkspace) -> (TestRepo, TestRepo) {
     upstream.git(&["tag", "v1.0"]);
     upstream.commit_file("hw/vfio/pci.c", "int vfio;\nint more;\n", "vfio: more");
     upstream.git(&["tag", "v1.1"]);
-    workspace_clone(workspace, "mirrors/qemu", "repos/qemu");
+    workspace.clone_repo("mirrors/qemu", "repos/qemu");
     let project = TestRepo::init(workspace.path().join("repos/qemu"));
     project.git(&["checkout", "-q", "-b", "carried", "v1.0"]);
     project.commit_file(
@@ -31,15 +31,6 @@ fn upstream_and_project(workspace: &TestWorkspace) -> (TestRepo, TestRepo) {
         "vfio: numa placement\n\nCarry-Patch: vfio-numa\nSigned-off-by: Ada <ada@example.org>",
     );
     (upstream, project)
-}
-
-fn workspace_clone(workspace: &TestWorkspace, from: &str, to: &str) {
-    let status = crate::support::hermetic(&mut std::process::Command::new("git"))
-        .current_dir(workspace.path())
-        .args(["clone", "-q", from, to])
-        .status()
-        .expect("git clone");
-    assert!(status.success());
 }
 
 const QEMU: &str = r#"[workspace]

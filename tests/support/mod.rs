@@ -44,6 +44,16 @@ impl TestWorkspace {
         std::fs::write(target, contents).expect("write file");
     }
 
+    /// `git clone` of `from` to `to`, both relative to the workspace.
+    pub(crate) fn clone_repo(&self, from: &str, to: &str) {
+        let status = hermetic(&mut Command::new("git"))
+            .current_dir(self.path())
+            .args(["clone", "-q", from, to])
+            .status()
+            .expect("git clone");
+        assert!(status.success(), "git clone {from} {to}");
+    }
+
     /// Runs carry in the workspace with colour off.
     pub(crate) fn carry(&self, args: &[&str]) -> CarryOutput {
         carry_in(self.path(), args)
@@ -72,6 +82,11 @@ pub(crate) fn carry_in(dir: &Path, args: &[&str]) -> CarryOutput {
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
+}
+
+/// Parses carry's JSON output, or fails showing it.
+pub(crate) fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
 /// Replaces what changes between runs (temp paths, object ids) with stable placeholders.
