@@ -3,6 +3,7 @@
 
 use crate::support::TestRepo;
 use crate::support::carry_in;
+use crate::support::demo_workspace;
 use crate::support::json;
 
 fn outcomes(patches: &serde_json::Value) -> Vec<(String, String)> {
@@ -22,15 +23,7 @@ fn outcomes(patches: &serde_json::Value) -> Vec<(String, String)> {
 #[test]
 fn a_trial_rebase_predicts_the_run_and_records_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let demo = dir.path().join("demo");
-    assert_eq!(
-        carry_in(
-            dir.path(),
-            &["demo", "--no-run", &demo.display().to_string()]
-        )
-        .code,
-        0
-    );
+    let demo = demo_workspace(dir.path(), "demo");
     assert_eq!(carry_in(&demo, &["fetch"]).code, 0);
     let libvirt = TestRepo::open(&demo.join("repos/libvirt"));
     let refs_before = libvirt.git(&["for-each-ref"]);
@@ -88,15 +81,7 @@ fn a_trial_rebase_predicts_the_run_and_records_nothing() {
 #[test]
 fn an_unknown_ref_is_a_usage_error() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let demo = dir.path().join("demo");
-    assert_eq!(
-        carry_in(
-            dir.path(),
-            &["demo", "--no-run", &demo.display().to_string()]
-        )
-        .code,
-        0
-    );
+    let demo = demo_workspace(dir.path(), "demo");
     let output = carry_in(&demo, &["impact", "qemu", "--to", "v99.0.0"]);
     assert_eq!(output.code, 2);
     assert!(

@@ -12,6 +12,7 @@ use carry_adapters::store::Store;
 
 use crate::support::TestRepo;
 use crate::support::carry_in;
+use crate::support::demo_workspace;
 use crate::support::hermetic;
 
 /// What must come out the same: each project's status, patch outcomes and test status, and
@@ -89,15 +90,7 @@ fn runs_killed_at_random_moments_resume_to_the_same_outcome() {
     assert_eq!(uninterrupted.code, 0, "{}", uninterrupted.stderr);
     let expected = outcomes(&serde_json::from_str(&uninterrupted.stdout).expect("JSON"));
 
-    let killed = dir.path().join("killed");
-    assert_eq!(
-        carry_in(
-            dir.path(),
-            &["demo", "--no-run", &killed.display().to_string()]
-        )
-        .code,
-        0
-    );
+    let killed = demo_workspace(dir.path(), "killed");
     let before = user_state(&killed);
 
     let kills: u64 = std::env::var("CARRY_KILLS")

@@ -15,6 +15,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::support::carry_in;
+use crate::support::demo_workspace;
 use crate::support::hermetic;
 
 struct Server {
@@ -108,15 +109,7 @@ fn unchunk(body: &str) -> String {
 #[test]
 fn a_run_started_over_http_streams_its_progress_and_reports() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let demo = dir.path().join("demo");
-    assert_eq!(
-        carry_in(
-            dir.path(),
-            &["demo", "--no-run", &demo.display().to_string()]
-        )
-        .code,
-        0
-    );
+    let demo = demo_workspace(dir.path(), "demo");
     let server = serve(&demo);
     let token = std::fs::read_to_string(demo.join(".carry/token")).expect("a token was made");
     let mode = std::os::unix::fs::PermissionsExt::mode(

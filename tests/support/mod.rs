@@ -84,6 +84,14 @@ pub(crate) fn carry_in(dir: &Path, args: &[&str]) -> CarryOutput {
     }
 }
 
+/// Builds the demo workspace at `dir/name` without running it; returns its path.
+pub(crate) fn demo_workspace(dir: &Path, name: &str) -> std::path::PathBuf {
+    let demo = dir.join(name);
+    let built = carry_in(dir, &["demo", "--no-run", &demo.display().to_string()]);
+    assert_eq!(built.code, 0, "carry demo --no-run: {}", built.stderr);
+    demo
+}
+
 /// Parses carry's JSON output, or fails showing it.
 pub(crate) fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
