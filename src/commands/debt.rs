@@ -29,6 +29,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &DebtArgs) -> Result<Outcome, CliEr
     })
 }
 
+/// An age in days, or `?` when unknown.
+fn days(age: Option<i64>) -> String {
+    age.map_or_else(|| "?".to_owned(), |d| format!("{d}d"))
+}
+
 fn state(debt: &Debt) -> String {
     let upstream = &debt.upstream;
     if upstream.untracked {
@@ -75,7 +80,7 @@ fn text(report: &DebtReport) -> String {
     );
     for patch in &report.patches {
         let flag = if patch.overdue { "OVERDUE" } else { "       " };
-        let age = patch.age_days.map_or("?".to_owned(), |d| format!("{d}d"));
+        let age = days(patch.age_days);
         let _ = writeln!(
             out,
             "  {flag} {:<48} age {age:>5}  due {}  upstream: {}",
@@ -90,9 +95,7 @@ fn text(report: &DebtReport) -> String {
             out,
             "  {name}: {} patches, oldest {}, {} overdue, {} untracked",
             summary.count,
-            summary
-                .oldest_days
-                .map_or("?".to_owned(), |d| format!("{d}d")),
+            days(summary.oldest_days),
             summary.overdue,
             summary.untracked
         );
@@ -131,7 +134,7 @@ fn markdown(report: &DebtReport) -> String {
         } else {
             ""
         };
-        let age = patch.age_days.map_or("?".to_owned(), |d| format!("{d}d"));
+        let age = days(patch.age_days);
         let _ = writeln!(
             out,
             "| {flag} | `{}` {} | {age} | {} | {} |",
@@ -149,9 +152,7 @@ fn markdown(report: &DebtReport) -> String {
             out,
             "| {name} | {} | {} | {} | {} |",
             summary.count,
-            summary
-                .oldest_days
-                .map_or("?".to_owned(), |d| format!("{d}d")),
+            days(summary.oldest_days),
             summary.overdue,
             summary.untracked
         );
