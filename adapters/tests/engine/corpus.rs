@@ -374,3 +374,32 @@ fn both_sides_making_a_file_executable_agree() {
     let result = run(&repo, &base);
     assert_eq!(kinds(&result), ["applied"]);
 }
+
+/// KNOWN DISAGREEMENT (issue 4 stays open on it), found by the generated-history property
+/// (`CARRY_ORACLE_SEED=1 CARRY_ORACLE_CASES=150`): repeated lines, the patch drops the second
+/// `/* comment */`, upstream appends `{`. git's histogram diff places the patch's deletion so it
+/// touches upstream's insertion and reports a conflict; gix-merge's places it one line earlier
+/// and merges cleanly. Ignored so CI stays green; run with `--ignored` when working on it.
+#[test]
+#[ignore = "known disagreement with git's merge placement on repeated lines; see the comment"]
+fn repeated_lines_where_git_sees_touching_changes() {
+    let base_text = "\n/* comment */\n\n/* comment */\n\n";
+    let (_dir, repo, base) = history(
+        &[("f2.c", base_text)],
+        |r| {
+            r.commit_file(
+                "f2.c",
+                "\n/* comment */ \n\n/* comment */\n\n{\n",
+                "upstream: space and brace",
+            );
+        },
+        |r| {
+            r.commit_file(
+                "f2.c",
+                "\n/* comment */\n\n\n",
+                "patch: drop the second comment",
+            );
+        },
+    );
+    run(&repo, &base);
+}
