@@ -28,6 +28,8 @@ if [ ! -d "$ROOT/repo" ]; then
   python3 bench/gen_history.py "$FILES" "$UPSTREAM" "$SERIES" "$LANDED" | git -C "$ROOT/repo" fast-import --quiet
   git -C "$ROOT/repo" update-ref -d refs/heads/base
   git -C "$ROOT/repo" repack -adq
+  # The base pack is kept; any other pack is one a timed run wrote, removed before the next.
+  for pack in "$ROOT"/repo/.git/objects/pack/pack-*.pack; do touch "${pack%.pack}.keep"; done
 fi
 cat > "$ROOT/carry.toml" <<TOML
 [workspace]
@@ -57,15 +59,24 @@ best() {
 }
 
 REPO=$ROOT/repo
+# the object directory: each timed run's new objects (loose, or carry's pack) are removed
+# before the next, so every tool writes its objects itself
+OBJECTS=$(git -C "$REPO" rev-parse --absolute-git-dir)/objects
+clear_new_objects() {
+  rm -f "$OBJECTS"/??/[0-9a-f]*
+  for pack in "$OBJECTS"/pack/pack-*.pack; do
+    [ -e "${pack%.pack}.keep" ] || rm -f "$pack" "${pack%.pack}.idx" "${pack%.pack}.rev"
+  done
+}
 git -C "$REPO" worktree prune
 rm -rf "$ROOT/wt"
 git -C "$REPO" worktree add -q -f "$ROOT/wt" --detach series
 
-PREP="rm -rf $ROOT/.carry $REPO/objects/??/[0-9a-f]* 2>/dev/null || true; git -C $REPO for-each-ref --format='delete %(refname)' refs/carry/candidate | git -C $REPO update-ref --stdin"
+PREP="rm -rf $ROOT/.carry; clear_new_objects; git -C $REPO for-each-ref --format='delete %(refname)' refs/carry/candidate | git -C $REPO update-ref --stdin"
 carry_cold=$(best "carry run (cold cache)" "$CARRY" -C "$ROOT" run --no-test --offline --fresh --json)
-PREP="rm -f $REPO/objects/??/[0-9a-f]* 2>/dev/null || true"
+PREP="clear_new_objects"
 carry_warm=$(best "carry run (warm cache)" "$CARRY" -C "$ROOT" run --no-test --offline --fresh --json)
-PREP="rm -f $REPO/objects/??/[0-9a-f]* 2>/dev/null || true"
+PREP="clear_new_objects"
 replay=$(best "git replay --onto" git -C "$REPO" replay --onto upstream base..series)
 PREP="git -C $ROOT/wt checkout -q --detach series"
 rebase=$(best "git rebase (worktree)" git -C "$ROOT/wt" rebase -q --onto upstream base)
@@ -73,7 +84,7 @@ PREP=""
 cherry=$(best "git cherry" git -C "$REPO" cherry upstream series base)
 
 # carry's own phase timings and memory, from one more warm run.
-rm -f "$REPO"/objects/??/[0-9a-f]* 2>/dev/null || true
+clear_new_objects
 CARRY_LOG=carry_adapters=debug /usr/bin/time -f 'max-rss-kib %M' "$CARRY" -C "$ROOT" run --no-test --offline --fresh --json \
   >"$ROOT/report.json" 2>"$ROOT/carry.log" || true
 grep -E 'landed index|rebased series|max-rss' "$ROOT/carry.log" >&2 || true

@@ -85,6 +85,25 @@ impl ProjectRepo {
         Ok(Self { repo, upstream })
     }
 
+    /// Another handle on the same repository whose new objects stay in memory: nothing
+    /// written through it reaches the disk unless [`crate::pack::write_new_objects`] packs it.
+    /// Reads see the repository, its local upstream and everything written so far.
+    pub fn with_writes_in_memory(&self) -> Result<Self, GitError> {
+        let upstream = self.upstream.as_ref().map(|u| u.path().to_owned());
+        let reopened = Self::open(self.repo.path(), upstream.as_deref())?;
+        {
+            let odb = reopened
+                .repo
+                .odb()
+                .map_err(GitError::git("opening the object database"))?;
+            // Above the loose (1) and packed (2) backends, so every write lands here first.
+            // The store belongs to the repository's object database from here on.
+            odb.add_new_mempack_backend(1000)
+                .map_err(GitError::git("adding an in-memory object store"))?;
+        }
+        Ok(reopened)
+    }
+
     /// The underlying repository.
     pub fn repo(&self) -> &Repository {
         &self.repo

@@ -5,6 +5,7 @@
 //! - [`series`]: a series in either form (branch or patch directory) as named patches.
 //! - [`patchfile`]: `git format-patch` mails and DEP-3 diffs, parsed.
 //! - [`rebase`]: the in-memory rebase engine: landed detection, path-limited merges, census.
+//! - [`pack`]: the objects a rebase made, written once as one pack.
 //! - [`store`]: the embedded store (SQLite): runs, journal, outcomes, caches, results.
 //! - [`lock`]: one run per workspace; a dead run's lock is free again.
 //! - [`process`]: test commands as real processes, with timeouts that end the whole group.
@@ -20,6 +21,7 @@ pub mod commits;
 pub mod fetch;
 pub mod git;
 pub mod lock;
+pub mod pack;
 pub mod patchfile;
 pub mod process;
 pub mod publish;

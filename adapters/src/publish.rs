@@ -78,6 +78,7 @@ pub fn move_branch(
             found: found.to_string(),
         });
     }
+    clear_own_stale_lock(repo, &name, new);
     repo.reference(backup, expected, true, "carry: branch before promotion")
         .map_err(|e| PublishError::Git {
             action: "writing the backup ref",
@@ -104,6 +105,21 @@ pub fn move_branch(
                 }
             }
         })
+}
+
+/// Removes `<ref>.lock` when a killed promotion left it: it is empty (carry was killed
+/// between creating and writing it) or holds exactly the commit carry is promoting now. The
+/// caller holds the workspace lock, so no other carry owns it; a lock holding anything else
+/// is somebody else's and stays, and the update then fails with git's own message.
+fn clear_own_stale_lock(repo: &Repository, refname: &str, new: Oid) {
+    let lock = repo.commondir().join(format!("{refname}.lock"));
+    let Ok(contents) = std::fs::read_to_string(&lock) else {
+        return;
+    };
+    let contents = contents.trim();
+    if (contents.is_empty() || contents == new.to_string()) && std::fs::remove_file(&lock).is_ok() {
+        tracing::warn!(lock = %lock.display(), "removed a lock a killed promotion left");
+    }
 }
 
 /// Writes `git format-patch` files for `from..to` into `dir` (created empty); returns their

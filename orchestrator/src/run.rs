@@ -15,6 +15,7 @@ use carry_adapters::fetch;
 use carry_adapters::git::ProjectRepo;
 use carry_adapters::lock::LockHolder;
 use carry_adapters::lock::WorkspaceLock;
+use carry_adapters::pack;
 use carry_adapters::patchfile;
 use carry_adapters::rebase;
 use carry_adapters::rebase::Outcome;
@@ -697,8 +698,13 @@ fn rebase_project(
             name: patch.to_owned(),
         });
     };
+    // New objects stay in memory until the series is done, then go to disk as one pack.
+    let batch = match repo.with_writes_in_memory() {
+        Ok(batch) => batch,
+        Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
+    };
     let result = match rebase::rebase_series_with_progress(
-        repo.repo(),
+        batch.repo(),
         &request,
         &mut cache,
         &rebase_options,
@@ -707,6 +713,16 @@ fn rebase_project(
         Ok(result) => result,
         Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
     };
+    let started = std::time::Instant::now();
+    match pack::write_new_objects(batch.repo(), result.tip, to) {
+        Ok(stats) => tracing::debug!(
+            commits = stats.commits,
+            objects = stats.objects,
+            elapsed_ms = started.elapsed().as_millis(),
+            "pack written"
+        ),
+        Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
+    }
     let started = std::time::Instant::now();
     work.store.save_upstream_cache(name.as_str(), &cache)?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache saved");

@@ -187,9 +187,17 @@ pub fn trial(
     let mut cache = Store::open(&workspace.state_dir())
         .and_then(|store| store.upstream_cache(project.as_str()))
         .unwrap_or_default();
-    let result =
-        rebase::rebase_series(repo.repo(), &request, &mut cache, &RebaseOptions::default())
-            .map_err(|e| fail(crate::run::error_chain(&e)))?;
+    // Whatever the trial rebase makes stays in memory and is gone with it.
+    let scratch = repo
+        .with_writes_in_memory()
+        .map_err(|e| fail(crate::run::error_chain(&e)))?;
+    let result = rebase::rebase_series(
+        scratch.repo(),
+        &request,
+        &mut cache,
+        &RebaseOptions::default(),
+    )
+    .map_err(|e| fail(crate::run::error_chain(&e)))?;
 
     let patches: Vec<PatchReport> = result
         .patches

@@ -284,3 +284,32 @@ fn promotions_killed_at_random_moments_leave_each_series_old_or_new() {
         assert_eq!(repo.git(&["rev-parse", "nfv/carried"]), result(name));
     }
 }
+
+#[test]
+fn a_lock_a_killed_promotion_left_is_cleared_and_anyone_elses_is_kept() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let demo = demo(tmp.path());
+    let qemu = TestRepo::open(&demo.join("repos/qemu"));
+    let before = qemu.git(&["rev-parse", "nfv/carried"]);
+    let lock = demo.join("repos/qemu/.git/refs/heads/nfv/carried.lock");
+
+    // Somebody else's lock (it holds another commit): the promotion of qemu fails, and
+    // neither the branch nor the lock is touched.
+    std::fs::write(&lock, format!("{before}\n")).expect("write lock");
+    let output = carry_in(&demo, &["promote", "qemu"]);
+    assert_ne!(output.code, 0, "{}", output.stdout);
+    assert!(output.stderr.contains("carried.lock"), "{}", output.stderr);
+    assert_eq!(qemu.git(&["rev-parse", "nfv/carried"]), before);
+    assert!(lock.exists());
+
+    // An empty lock, as a promotion killed between creating and writing it leaves.
+    std::fs::write(&lock, "").expect("write lock");
+    let output = carry_in(&demo, &["promote", "qemu"]);
+    assert!(!lock.exists(), "{}", output.stderr);
+    assert_ne!(
+        qemu.git(&["rev-parse", "nfv/carried"]),
+        before,
+        "{}",
+        output.stderr
+    );
+}

@@ -3,6 +3,7 @@
 //! equal `git cherry`'s, and conflicts are where git conflicts.
 
 use std::path::Path;
+use std::path::PathBuf;
 
 use crate::support::TestRepo;
 use crate::support::TestWorkspace;
@@ -175,12 +176,22 @@ fn a_series_rebases_with_landed_conflict_and_blocked_patches() {
     );
 
     check_against_git(&project.path, &json);
-    // Every object the candidate needs is really there.
-    let fsck = project.git_output(&["fsck", "--connectivity-only", "--no-progress"]);
+    // Every object the candidate needs is really there, whole, and in a pack rather than
+    // loose files.
+    let fsck = project.git_output(&["fsck", "--full", "--strict", "--no-progress"]);
     assert!(
         fsck.status.success(),
         "{}",
         String::from_utf8_lossy(&fsck.stderr)
+    );
+    let git_dir = PathBuf::from(project.git(&["rev-parse", "--absolute-git-dir"]));
+    let loose = git_dir
+        .join("objects")
+        .join(&candidate[..2])
+        .join(&candidate[2..]);
+    assert!(
+        !loose.exists(),
+        "the candidate was written as a loose object"
     );
 }
 

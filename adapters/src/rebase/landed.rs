@@ -14,6 +14,7 @@ use git2::Repository;
 use serde::Deserialize;
 use serde::Serialize;
 
+use super::tree_diff::TreeReader;
 use crate::commits::trailer;
 use crate::git::GitError;
 
@@ -217,49 +218,59 @@ impl UpstreamIndex {
     }
 }
 
-/// Computes the facts of every commit the cache lacks. (Threads do not help here: libgit2
+/// Computes the facts of every commit the cache lacks, oldest first so that each commit's
+/// trees are still at hand when its child is diffed. (Threads do not help here: libgit2
 /// serializes pack reads behind one global lock; measured, no gain on two cores.)
 fn fill_cache(repo: &Repository, ids: &[Oid], cache: &mut UpstreamCache) -> Result<(), GitError> {
+    let mut trees = TreeReader::new(repo)?;
+    let mut tree_of: HashMap<Oid, Oid> = HashMap::new();
     for &id in ids {
         if let std::collections::hash_map::Entry::Vacant(slot) = cache.commits.entry(id.to_string())
         {
-            slot.insert(commit_facts(repo, id)?);
+            slot.insert(commit_facts(repo, id, &mut trees, &mut tree_of)?);
         }
     }
     Ok(())
 }
 
-fn commit_facts(repo: &Repository, id: Oid) -> Result<CommitFacts, GitError> {
+fn commit_facts(
+    repo: &Repository,
+    id: Oid,
+    trees: &mut TreeReader<'_>,
+    tree_of: &mut HashMap<Oid, Oid>,
+) -> Result<CommitFacts, GitError> {
     let commit = repo
         .find_commit(id)
         .map_err(GitError::git("reading an upstream commit"))?;
+    tree_of.insert(id, commit.tree_id());
     if commit.parent_count() > 1 {
         return Ok(CommitFacts {
             merge: true,
             ..CommitFacts::default()
         });
     }
+    let parent_tree = match commit.parent_ids().next() {
+        Some(parent) => Some(match tree_of.get(&parent) {
+            Some(&tree) => tree,
+            None => repo
+                .find_commit(parent)
+                .map_err(GitError::git("reading an upstream commit"))?
+                .tree_id(),
+        }),
+        None => None,
+    };
+    let paths = trees
+        .changes(parent_tree, Some(commit.tree_id()))?
+        .into_iter()
+        .map(|change| change.path)
+        .collect();
     let message = String::from_utf8_lossy(commit.message_bytes());
     Ok(CommitFacts {
-        paths: commit_paths(repo, &commit)?,
+        paths,
         change_id: trailer(&message, "Change-Id"),
         subject_key: subject_key(commit.summary().unwrap_or("")),
         merge: false,
     })
-}
-
-/// The paths a commit changes relative to its first parent (all of its tree for a root).
-pub(crate) fn commit_paths(
-    repo: &Repository,
-    commit: &git2::Commit<'_>,
-) -> Result<Vec<String>, GitError> {
-    let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
-    let parent_tree = match commit.parent(0) {
-        Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
-        Err(_) => None,
-    };
-    let changes = super::tree_diff::tree_changes(repo, parent_tree.as_ref(), Some(&tree))?;
-    Ok(changes.into_iter().map(|change| change.path).collect())
 }
 
 /// `git patch-id --stable` of a commit against its first parent; `None` for an empty change.

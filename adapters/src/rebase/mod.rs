@@ -169,6 +169,7 @@ pub fn rebase_series_with_progress(
     // hash verification on read only cost time (process-wide settings, safe to repeat).
     git2::opts::strict_object_creation(false);
     git2::opts::strict_hash_verification(false);
+    git2::opts::enable_caching(false);
     let started = std::time::Instant::now();
     let index = UpstreamIndex::build(repo, request.old_base, request.onto, cache)?;
     tracing::debug!(
