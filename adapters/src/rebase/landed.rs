@@ -8,6 +8,7 @@
 //! run pays only for new upstream commits.
 
 use std::collections::HashMap;
+use std::collections::HashSet;
 
 use git2::Oid;
 use git2::Repository;
@@ -45,7 +46,9 @@ pub struct UpstreamCache {
 /// What the landed check needs to know of one upstream commit.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct CommitFacts {
-    /// Paths it changes relative to its first parent.
+    /// Paths it changes relative to its first parent. A path ending in `/` is a directory
+    /// in which something changed that was not looked into: no carried patch touched it
+    /// then. A later run whose patches touch it there looks again.
     pub paths: Vec<String>,
     /// Its `Change-Id` trailer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,12 +77,16 @@ pub struct UpstreamIndex {
 }
 
 impl UpstreamIndex {
-    /// Indexes the commits reachable from `to` and not from `from` (merges left out).
-    pub fn build(
+    /// Indexes the commits reachable from `to` and not from `from` (merges left out), looking
+    /// into the directories that hold `interesting` paths (the paths the series touches) and
+    /// no further: a commit elsewhere in the tree costs one read of each differing tree on
+    /// the way down to where the series' paths end.
+    pub fn build<'p>(
         repo: &Repository,
         from: Oid,
         to: Oid,
         cache: &mut UpstreamCache,
+        interesting: impl IntoIterator<Item = &'p str>,
     ) -> Result<Self, GitError> {
         let mut walk = repo.revwalk().map_err(GitError::git("walking upstream"))?;
         walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
@@ -96,7 +103,8 @@ impl UpstreamIndex {
         let ids: Vec<Oid> = walk
             .collect::<Result<_, _>>()
             .map_err(GitError::git("walking upstream"))?;
-        fill_cache(repo, &ids, cache)?;
+        let within = directories_of(interesting);
+        fill_cache(repo, &ids, cache, &within)?;
         for id in ids {
             let key = id.to_string();
             let Some(facts) = cache.commits.get(&key) else {
@@ -131,16 +139,27 @@ impl UpstreamIndex {
     }
 
     /// Upstream commits of the range that touch any of `paths`, oldest first.
-    pub(crate) fn touching<'a>(&self, paths: impl IntoIterator<Item = &'a str>) -> Vec<Oid> {
-        let mut positions: Vec<usize> = paths
-            .into_iter()
-            .filter_map(|path| self.by_path.get(path))
-            .flatten()
-            .copied()
-            .collect();
+    pub(crate) fn touching<'a>(
+        &self,
+        repo: &Repository,
+        paths: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<Oid>, GitError> {
+        let mut positions = Vec::new();
+        for path in paths {
+            positions.extend(self.by_path.get(path).into_iter().flatten().copied());
+            // A directory the index did not look into (no patch touched it when it was
+            // built, as for a path upstream renamed): ask git for the path itself.
+            for (end, _) in path.match_indices('/') {
+                for &position in self.by_path.get(&path[..=end]).into_iter().flatten() {
+                    if commit_touches(repo, self.commits[position].id, path)? {
+                        positions.push(position);
+                    }
+                }
+            }
+        }
         positions.sort_unstable();
         positions.dedup();
-        positions.into_iter().map(|p| self.commits[p].id).collect()
+        Ok(positions.into_iter().map(|p| self.commits[p].id).collect())
     }
 
     /// Whether upstream already has the patch `commit`, and by which signal.
@@ -172,7 +191,7 @@ impl UpstreamIndex {
         {
             return Ok(Some((Some(self.commits[position].id), LandedBy::ChangeId)));
         }
-        let candidates = self.touching(patch_paths.iter().map(String::as_str));
+        let candidates = self.touching(repo, patch_paths.iter().map(String::as_str))?;
         if candidates.is_empty() {
             return Ok(None);
         }
@@ -218,16 +237,58 @@ impl UpstreamIndex {
     }
 }
 
-/// Computes the facts of every commit the cache lacks, oldest first so that each commit's
+/// Every directory holding one of `paths`, as `a/` and `a/b/` for `a/b/c`.
+fn directories_of<'p>(paths: impl IntoIterator<Item = &'p str>) -> HashSet<String> {
+    let mut dirs = HashSet::new();
+    for path in paths {
+        for (end, _) in path.match_indices('/') {
+            dirs.insert(path[..=end].to_owned());
+        }
+    }
+    dirs
+}
+
+/// Whether `commit` changes `path` relative to its first parent.
+fn commit_touches(repo: &Repository, commit: Oid, path: &str) -> Result<bool, GitError> {
+    let commit = repo
+        .find_commit(commit)
+        .map_err(GitError::git("reading an upstream commit"))?;
+    let entry = |tree: &git2::Tree<'_>| {
+        tree.get_path(std::path::Path::new(path))
+            .ok()
+            .map(|e| (e.id(), e.filemode()))
+    };
+    let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
+    let parent_tree = match commit.parent(0) {
+        Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
+        Err(_) => None,
+    };
+    Ok(entry(&tree) != parent_tree.as_ref().and_then(entry))
+}
+
+/// Computes the facts of every commit the cache lacks, or holds without looking into a
+/// directory that now holds one of the series' paths; oldest first, so that each commit's
 /// trees are still at hand when its child is diffed. (Threads do not help here: libgit2
 /// serializes pack reads behind one global lock; measured, no gain on two cores.)
-fn fill_cache(repo: &Repository, ids: &[Oid], cache: &mut UpstreamCache) -> Result<(), GitError> {
+fn fill_cache(
+    repo: &Repository,
+    ids: &[Oid],
+    cache: &mut UpstreamCache,
+    within: &HashSet<String>,
+) -> Result<(), GitError> {
     let mut trees = TreeReader::new(repo)?;
     let mut tree_of: HashMap<Oid, Oid> = HashMap::new();
     for &id in ids {
-        if let std::collections::hash_map::Entry::Vacant(slot) = cache.commits.entry(id.to_string())
-        {
-            slot.insert(commit_facts(repo, id, &mut trees, &mut tree_of)?);
+        let key = id.to_string();
+        let known = cache.commits.get(&key).is_some_and(|facts| {
+            !facts
+                .paths
+                .iter()
+                .any(|path| path.ends_with('/') && within.contains(path))
+        });
+        if !known {
+            let facts = commit_facts(repo, id, &mut trees, &mut tree_of, within)?;
+            cache.commits.insert(key, facts);
         }
     }
     Ok(())
@@ -238,6 +299,7 @@ fn commit_facts(
     id: Oid,
     trees: &mut TreeReader<'_>,
     tree_of: &mut HashMap<Oid, Oid>,
+    within: &HashSet<String>,
 ) -> Result<CommitFacts, GitError> {
     let commit = repo
         .find_commit(id)
@@ -260,7 +322,7 @@ fn commit_facts(
         None => None,
     };
     let paths = trees
-        .changes(parent_tree, Some(commit.tree_id()))?
+        .changes_within(parent_tree, Some(commit.tree_id()), Some(within))?
         .into_iter()
         .map(|change| change.path)
         .collect();

@@ -95,15 +95,6 @@ pub(crate) struct PathChange {
     pub(crate) after: Option<Entry>,
 }
 
-/// The paths `old` → `new` changes, without rename detection, in path order.
-pub(crate) fn changes(
-    repo: &Repository,
-    old: &Tree<'_>,
-    new: &Tree<'_>,
-) -> Result<Vec<PathChange>, GitError> {
-    super::tree_diff::tree_changes(repo, Some(old), Some(new))
-}
-
 /// The entry at `path` in `tree`: `Ok(None)` when absent, `Err(())` when it is a directory.
 pub(crate) fn entry_at(tree: &Tree<'_>, path: &str) -> Result<Option<Entry>, ()> {
     match tree.get_path(Path::new(path)) {

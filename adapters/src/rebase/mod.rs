@@ -28,6 +28,7 @@ use merge::PathConflict;
 use merge::TreeMerge;
 use serde::Deserialize;
 use serde::Serialize;
+use tree_diff::TreeReader;
 
 use crate::git::GitError;
 
@@ -171,7 +172,29 @@ pub fn rebase_series_with_progress(
     git2::opts::strict_hash_verification(false);
     git2::opts::enable_caching(false);
     let started = std::time::Instant::now();
-    let index = UpstreamIndex::build(repo, request.old_base, request.onto, cache)?;
+    // What each patch changes, first: the landed index looks only where the series does.
+    let mut trees = TreeReader::new(repo)?;
+    let mut prepared = Vec::with_capacity(request.patches.len());
+    for input in &request.patches {
+        let commit = repo
+            .find_commit(input.commit)
+            .map_err(GitError::git("reading a patch commit"))?;
+        let parent = commit.parent(0).map_err(|_| RebaseError::Root {
+            name: input.name.clone(),
+            commit: input.commit.to_string(),
+        })?;
+        let changes = trees.changes(Some(parent.tree_id()), Some(commit.tree_id()))?;
+        prepared.push((parent.tree_id(), changes));
+    }
+    let index = UpstreamIndex::build(
+        repo,
+        request.old_base,
+        request.onto,
+        cache,
+        prepared
+            .iter()
+            .flat_map(|(_, changes)| changes.iter().map(|c| c.path.as_str())),
+    )?;
     tracing::debug!(
         commits = index.len(),
         elapsed_ms = started.elapsed().as_millis(),
@@ -185,18 +208,17 @@ pub fn rebase_series_with_progress(
     let mut tainted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut results = Vec::with_capacity(request.patches.len());
 
-    for (position, input) in request.patches.iter().enumerate() {
+    for ((position, input), (parent_tree, changes)) in
+        request.patches.iter().enumerate().zip(prepared)
+    {
         on_patch(position, &input.name);
         let commit = repo
             .find_commit(input.commit)
             .map_err(GitError::git("reading a patch commit"))?;
-        let parent = commit.parent(0).map_err(|_| RebaseError::Root {
-            name: input.name.clone(),
-            commit: input.commit.to_string(),
-        })?;
-        let parent_tree = parent.tree().map_err(GitError::git("reading a tree"))?;
+        let parent_tree = repo
+            .find_tree(parent_tree)
+            .map_err(GitError::git("reading a tree"))?;
         let commit_tree = commit.tree().map_err(GitError::git("reading a tree"))?;
-        let changes = merge::changes(repo, &parent_tree, &commit_tree)?;
         let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
         let subject = commit.summary().unwrap_or("").to_owned();
         let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
@@ -232,7 +254,7 @@ pub fn rebase_series_with_progress(
             match merged {
                 TreeMerge::Clean(tree) if tree == tip_tree.id() => Outcome::Landed {
                     upstream_commit: index
-                        .touching(paths.iter().map(String::as_str))
+                        .touching(repo, paths.iter().map(String::as_str))?
                         .last()
                         .map(ToString::to_string),
                     by: LandedBy::Empty,
@@ -260,7 +282,7 @@ pub fn rebase_series_with_progress(
                     let conflict_paths: Vec<String> =
                         conflicts.iter().map(|c| c.path.clone()).collect();
                     let upstream_commits = index
-                        .touching(conflict_paths.iter().map(String::as_str))
+                        .touching(repo, conflict_paths.iter().map(String::as_str))?
                         .iter()
                         .map(ToString::to_string)
                         .collect();

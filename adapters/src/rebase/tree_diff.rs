@@ -10,6 +10,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use git2::ObjectType;
@@ -61,12 +62,24 @@ impl<'r> TreeReader<'r> {
         old: Option<Oid>,
         new: Option<Oid>,
     ) -> Result<Vec<PathChange>, GitError> {
+        self.changes_within(old, new, None)
+    }
+
+    /// [`changes`](Self::changes), descending only into the directories `within` holds
+    /// (each written with a trailing `/`; the root is always read). A directory left out
+    /// that differs is reported as its path with a trailing `/` and its tree entries.
+    pub(crate) fn changes_within(
+        &mut self,
+        old: Option<Oid>,
+        new: Option<Oid>,
+        within: Option<&HashSet<String>>,
+    ) -> Result<Vec<PathChange>, GitError> {
         self.previous = std::mem::take(&mut self.current);
         let mut out = Vec::new();
         if old != new {
             let old = old.map(|id| self.read(id)).transpose()?;
             let new = new.map(|id| self.read(id)).transpose()?;
-            self.walk(old.as_deref(), new.as_deref(), "", &mut out)?;
+            self.walk(old.as_deref(), new.as_deref(), "", within, &mut out)?;
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
@@ -97,6 +110,7 @@ impl<'r> TreeReader<'r> {
         old: Option<&[u8]>,
         new: Option<&[u8]>,
         prefix: &str,
+        within: Option<&HashSet<String>>,
         out: &mut Vec<PathChange>,
     ) -> Result<(), GitError> {
         let mut olds = RawEntries::new(old.unwrap_or_default());
@@ -132,15 +146,29 @@ impl<'r> TreeReader<'r> {
             };
             // Entries sort as git sorts them, where a directory `a` sorts as `a/`: a file and a
             // directory of the same name come as two entries, one side each.
+            let is_tree = |e: Option<Entry>| e.is_some_and(|e| e.mode == TREE_MODE);
+            if (is_tree(before) || is_tree(after))
+                && let Some(within) = within
+            {
+                let dir = format!("{path}/");
+                if !within.contains(&dir) {
+                    out.push(PathChange {
+                        path: dir,
+                        before,
+                        after,
+                    });
+                    continue;
+                }
+            }
             match (before, after) {
                 (Some(b), _) if b.mode == TREE_MODE => {
                     let old_tree = self.read(b.id)?;
                     let new_tree = after.map(|a| self.read(a.id)).transpose()?;
-                    self.walk(Some(&old_tree), new_tree.as_deref(), &path, out)?;
+                    self.walk(Some(&old_tree), new_tree.as_deref(), &path, within, out)?;
                 }
                 (_, Some(a)) if a.mode == TREE_MODE => {
                     let new_tree = self.read(a.id)?;
-                    self.walk(None, Some(&new_tree), &path, out)?;
+                    self.walk(None, Some(&new_tree), &path, within, out)?;
                 }
                 _ => out.push(PathChange {
                     path,

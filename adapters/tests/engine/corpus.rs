@@ -403,3 +403,98 @@ fn repeated_lines_where_git_sees_touching_changes() {
     );
     run(&repo, &base);
 }
+
+/// The landed index looks only into directories the series touches, and caches what it saw.
+/// A later series that touches a directory the first one did not must still find its landed
+/// patch there: the cache entry is looked at again, not trusted.
+#[test]
+fn a_cache_filled_for_one_series_serves_a_series_that_touches_new_directories() {
+    let (_dir, repo, base) = history(
+        &[
+            ("net/core/a.c", "a1\na2\na3\n"),
+            ("drivers/gpu/b.c", "b1\nb2\nb3\n"),
+        ],
+        |r| {
+            r.commit_file("drivers/gpu/b.c", "b1\nb2 fixed\nb3\n", "gpu: fix b2");
+            r.commit_file("net/core/a.c", "a1\na2\na3 upstream\n", "net: change a3");
+        },
+        |r| {
+            r.commit_file("net/core/a.c", "a1 carried\na2\na3\n", "net: carry a1");
+        },
+    );
+    let mut cache = carry_adapters::rebase::landed::UpstreamCache::default();
+    let first = oracle::rebase_with_cache(&repo, &base, "series", "main", &mut cache);
+    assert_eq!(kinds(&first), ["applied"]);
+
+    // The series grows a patch upstream already took, in a directory new to it.
+    repo.git(&["checkout", "-q", "series"]);
+    repo.commit_file(
+        "drivers/gpu/b.c",
+        "b1\nb2 fixed\nb3\n",
+        "gpu: fix b2 (carried)",
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    let second = oracle::rebase_with_cache(&repo, &base, "series", "main", &mut cache);
+    assert_eq!(kinds(&second), ["applied", "landed-patch-id"]);
+    let fix = repo.git(&["rev-parse", "main~1"]);
+    assert_eq!(
+        second.patches[1].outcome,
+        Outcome::Landed {
+            upstream_commit: Some(fix),
+            by: LandedBy::PatchId,
+        }
+    );
+    if let Err(disagreement) = oracle::check(&repo, &base, "series", "main", &second) {
+        panic!("carry and git disagree: {disagreement}");
+    }
+}
+
+/// A conflict at a path the series never touched (upstream moved the file the patch edits)
+/// still names exactly the upstream commits that touched that path.
+#[test]
+fn a_conflict_where_upstream_moved_the_file_names_the_commits_that_touched_it() {
+    let lines: String = (1..=12)
+        .map(|i| format!("line {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    let (_dir, repo, base) = history(
+        &[("old/x.c", &lines), ("new/other.c", "other\n")],
+        |r| {
+            r.git(&["mv", "old/x.c", "new/x.c"]);
+            r.git(&["commit", "-q", "-m", "move x.c"]);
+            r.commit_file(
+                "new/x.c",
+                &lines.replace("line 6\n", "line 6 upstream\n"),
+                "change x",
+            );
+            r.commit_file("new/other.c", "other changed\n", "change other");
+        },
+        |r| {
+            r.commit_file(
+                "old/x.c",
+                &lines.replace("line 6\n", "line 6 carried\n"),
+                "carry x",
+            );
+        },
+    );
+    let result = run(&repo, &base);
+    let Outcome::Conflict {
+        paths,
+        upstream_commits,
+        ..
+    } = &result.patches[0].outcome
+    else {
+        panic!("expected a conflict: {:?}", result.patches[0].outcome);
+    };
+    let other = repo.git(&["rev-parse", "main"]);
+    let change = repo.git(&["rev-parse", "main~1"]);
+    assert!(
+        upstream_commits.contains(&change),
+        "{paths:?}: {upstream_commits:?}"
+    );
+    assert!(
+        !upstream_commits.contains(&other),
+        "{paths:?}: {upstream_commits:?}"
+    );
+}

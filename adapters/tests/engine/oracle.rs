@@ -14,6 +14,17 @@ use crate::repo::TestRepo;
 
 /// Rebases `base..series` onto `onto` with the engine.
 pub(crate) fn rebase(repo: &TestRepo, base: &str, series: &str, onto: &str) -> SeriesResult {
+    rebase_with_cache(repo, base, series, onto, &mut UpstreamCache::default())
+}
+
+/// [`rebase`] with an upstream cache an earlier rebase may have filled.
+pub(crate) fn rebase_with_cache(
+    repo: &TestRepo,
+    base: &str,
+    series: &str,
+    onto: &str,
+    cache: &mut UpstreamCache,
+) -> SeriesResult {
     let git = git2::Repository::open(&repo.path).expect("open repository");
     let revs = repo.git(&["rev-list", "--reverse", &format!("{base}..{series}")]);
     let patches = revs
@@ -30,13 +41,7 @@ pub(crate) fn rebase(repo: &TestRepo, base: &str, series: &str, onto: &str) -> S
         onto: Oid::from_str(&repo.git(&["rev-parse", onto])).expect("oid"),
         patches,
     };
-    rebase_series(
-        &git,
-        &request,
-        &mut UpstreamCache::default(),
-        &RebaseOptions::default(),
-    )
-    .expect("rebase")
+    rebase_series(&git, &request, cache, &RebaseOptions::default()).expect("rebase")
 }
 
 /// What git says of merging `commit` (on its parent) onto `onto`: the tree, or a conflict.
