@@ -83,6 +83,27 @@ rebase=$(best "git rebase (worktree)" git -C "$ROOT/wt" rebase -q --onto upstrea
 PREP=""
 cherry=$(best "git cherry" git -C "$REPO" cherry upstream series base)
 
+# carry's landed check alone (its index plus every patch's look-up, from carry's debug log),
+# best of three on a cold cache and on a warm one.
+landed_ms() {
+  CARRY_LOG=carry_adapters=debug "$CARRY" -C "$ROOT" run --no-test --offline --fresh --json 2>&1 >/dev/null |
+    sed -n 's/.*rebased series.*landed_ms=\([0-9]*\).*/\1/p'
+}
+landed_best() {
+  local cold=$1 best=""
+  for _ in 1 2 3; do
+    clear_new_objects
+    [ "$cold" = cold ] && rm -rf "$ROOT/.carry"
+    local ms; ms=$(landed_ms)
+    if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+  done
+  echo "$best"
+}
+landed_cold=$(landed_best cold)
+landed_warm=$(landed_best warm)
+printf '%-34s %8d ms\n' "carry landed check (cold cache)" "$landed_cold" >&2
+printf '%-34s %8d ms\n' "carry landed check (warm cache)" "$landed_warm" >&2
+
 # carry's own phase timings and memory, from one more warm run.
 clear_new_objects
 CARRY_LOG=carry_adapters=debug /usr/bin/time -f 'max-rss-kib %M' "$CARRY" -C "$ROOT" run --no-test --offline --fresh --json \
@@ -98,3 +119,4 @@ ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 echo "carry (warm) / git replay: $(ratio "$carry_warm" "$replay")x" >&2
 echo "carry (cold) / git replay: $(ratio "$carry_cold" "$replay")x" >&2
 echo "git rebase / carry (warm): $(ratio "$rebase" "$carry_warm")x faster" >&2
+echo "carry landed (cold) / git cherry: $(ratio "$landed_cold" "$cherry")x" >&2

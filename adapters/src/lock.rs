@@ -78,12 +78,19 @@ impl WorkspaceLock {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                return Err(match serde_json::from_str(&text) {
-                    Ok(holder) => LockError::Held { holder },
-                    Err(_) => LockError::HeldUnknown { path },
-                });
+                // The holder writes who it is right after taking the lock: a reader that
+                // comes in between finds the file empty or half written, so it looks again.
+                for _ in 0..50 {
+                    let mut text = String::new();
+                    if file.rewind().is_ok()
+                        && file.read_to_string(&mut text).is_ok()
+                        && let Ok(holder) = serde_json::from_str(&text)
+                    {
+                        return Err(LockError::Held { holder });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(4));
+                }
+                return Err(LockError::HeldUnknown { path });
             }
             Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
         }
@@ -95,8 +102,9 @@ impl WorkspaceLock {
         Ok(Self { file })
     }
 
-    /// Releases the lock now.
+    /// Releases the lock now, saying no one holds it.
     pub fn release(self) {
+        let _ = self.file.set_len(0);
         let _ = self.file.unlock();
     }
 }

@@ -64,6 +64,8 @@ pub struct CommitFacts {
 #[derive(Debug, Clone)]
 pub(crate) struct UpstreamCommit {
     pub(crate) id: Oid,
+    /// How many paths it changes, when every one is known (no directory left unread).
+    known_paths: Option<usize>,
 }
 
 /// The moved range, indexed.
@@ -133,7 +135,11 @@ impl UpstreamIndex {
                     .entry(facts.subject_key.clone())
                     .or_insert(position);
             }
-            index.commits.push(UpstreamCommit { id });
+            let complete = !facts.paths.iter().any(|path| path.ends_with('/'));
+            index.commits.push(UpstreamCommit {
+                id,
+                known_paths: complete.then_some(facts.paths.len()),
+            });
         }
         Ok(index)
     }
@@ -160,6 +166,27 @@ impl UpstreamIndex {
         positions.sort_unstable();
         positions.dedup();
         Ok(positions.into_iter().map(|p| self.commits[p].id).collect())
+    }
+
+    /// Upstream commits that change exactly `paths`, oldest first. Only they can have the
+    /// same patch-id: each changed path hashes its own header into a patch-id (git's
+    /// `diff_get_patch_id`, without rename detection, as `git cherry` diffs).
+    fn same_paths(&self, paths: &[String]) -> Vec<Oid> {
+        let mut hits: HashMap<usize, usize> = HashMap::new();
+        for path in paths {
+            for &position in self.by_path.get(path).into_iter().flatten() {
+                *hits.entry(position).or_default() += 1;
+            }
+        }
+        let mut positions: Vec<usize> = hits
+            .into_iter()
+            .filter(|&(position, count)| {
+                count == paths.len() && self.commits[position].known_paths == Some(paths.len())
+            })
+            .map(|(position, _)| position)
+            .collect();
+        positions.sort_unstable();
+        positions.into_iter().map(|p| self.commits[p].id).collect()
     }
 
     /// Whether upstream already has the patch `commit`, and by which signal.
@@ -191,7 +218,7 @@ impl UpstreamIndex {
         {
             return Ok(Some((Some(self.commits[position].id), LandedBy::ChangeId)));
         }
-        let candidates = self.touching(repo, patch_paths.iter().map(String::as_str))?;
+        let candidates = self.same_paths(patch_paths);
         if candidates.is_empty() {
             return Ok(None);
         }

@@ -186,6 +186,7 @@ pub fn rebase_series_with_progress(
         let changes = trees.changes(Some(parent.tree_id()), Some(commit.tree_id()))?;
         prepared.push((parent.tree_id(), changes));
     }
+    let indexing = std::time::Instant::now();
     let index = UpstreamIndex::build(
         repo,
         request.old_base,
@@ -195,9 +196,11 @@ pub fn rebase_series_with_progress(
             .iter()
             .flat_map(|(_, changes)| changes.iter().map(|c| c.path.as_str())),
     )?;
+    // The landed check's whole cost: the index and each patch's look-up in it.
+    let mut landed_time = indexing.elapsed();
     tracing::debug!(
         commits = index.len(),
-        elapsed_ms = started.elapsed().as_millis(),
+        elapsed_ms = landed_time.as_millis(),
         "landed index built"
     );
     let mut tip = repo
@@ -237,7 +240,9 @@ pub fn rebase_series_with_progress(
         }
 
         // Landed first: what upstream already has is landed, whatever came before it.
+        let finding = std::time::Instant::now();
         let landed = index.find(repo, &commit, &paths, cache)?;
+        landed_time += finding.elapsed();
         let outcome = if let Some((upstream, by)) = landed {
             Outcome::Landed {
                 upstream_commit: upstream.map(|id| id.to_string()),
@@ -342,6 +347,7 @@ pub fn rebase_series_with_progress(
     tracing::debug!(
         patches = results.len(),
         elapsed_ms = started.elapsed().as_millis(),
+        landed_ms = landed_time.as_millis(),
         "rebased series"
     );
     Ok(SeriesResult {
