@@ -170,6 +170,9 @@ pub fn rebase_series_with_progress(
     // hash verification on read only cost time (process-wide settings, safe to repeat).
     git2::opts::strict_object_creation(false);
     git2::opts::strict_hash_verification(false);
+    // libgit2's object cache kept every object of the landed index's 5,000-commit walk and
+    // cost more to fill and free than it saved (measured: cold index 500 -> 380 ms without);
+    // the tree diff keeps the few trees it reads again itself.
     git2::opts::enable_caching(false);
     let started = std::time::Instant::now();
     // What each patch changes, first: the landed index looks only where the series does.
