@@ -107,17 +107,49 @@ pub(crate) fn entry_at(tree: &Tree<'_>, path: &str) -> Result<Option<Entry>, ()>
     }
 }
 
+/// Whether a directory on the way to `path` is a file (or symlink, or submodule) in `tree`.
+fn under_a_file(tree: &Tree<'_>, path: &str) -> bool {
+    let mut dir = 0;
+    while let Some(slash) = path[dir..].find('/') {
+        let end = dir + slash;
+        match tree.get_path(Path::new(&path[..end])) {
+            Ok(entry) if entry.kind() == Some(ObjectType::Tree) => dir = end + 1,
+            Ok(_) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// Merges the patch `changes` (made on top of some parent) onto `onto`.
 pub(crate) fn merge_changes(
     repo: &Repository,
     changes: &[PathChange],
     onto: &Tree<'_>,
 ) -> Result<TreeMerge, GitError> {
+    // A file that becomes a directory (or the reverse) in the patch: libgit2's tree update
+    // cannot remove `a` and add `a/b` in one go; the full merge handles it as git does.
+    let paths: std::collections::HashSet<&str> =
+        changes.iter().map(|change| change.path.as_str()).collect();
+    let replaces_file_with_directory = changes.iter().any(|change| {
+        change
+            .path
+            .match_indices('/')
+            .any(|(end, _)| paths.contains(&change.path[..end]))
+    });
+    if replaces_file_with_directory {
+        return Ok(TreeMerge::NeedsFullMerge);
+    }
     let mut update = git2::build::TreeUpdateBuilder::new();
     let mut conflicts = Vec::new();
     let mut updates = 0usize;
     for change in changes {
         let Ok(ours) = entry_at(onto, &change.path) else {
+            // A directory upstream where the patch had a file: deleting the file is what
+            // upstream did too; anything else is a file/directory conflict.
+            if change.after.is_none() {
+                continue;
+            }
             conflicts.push(PathConflict {
                 path: change.path.clone(),
                 kind: ConflictKind::Type,
@@ -127,6 +159,16 @@ pub(crate) fn merge_changes(
         };
         match merge_path(repo, change.before, ours, change.after, &change.path)? {
             PathMerge::Keep => {}
+            // Upstream made a file where the patch adds under a directory of that name:
+            // libgit2's tree update (and its full merge) would quietly replace the file; git
+            // reports a file/directory conflict.
+            PathMerge::Set(_) if ours.is_none() && under_a_file(onto, &change.path) => {
+                conflicts.push(PathConflict {
+                    path: change.path.clone(),
+                    kind: ConflictKind::Type,
+                    hunks: Vec::new(),
+                });
+            }
             PathMerge::Set(entry) => {
                 update.upsert(change.path.as_str(), entry.id, file_mode(entry.mode));
                 updates += 1;
@@ -145,10 +187,13 @@ pub(crate) fn merge_changes(
     if updates == 0 {
         return Ok(TreeMerge::Clean(onto.id()));
     }
-    let tree = update
-        .create_updated(repo, onto)
-        .map_err(GitError::git("writing a merged tree"))?;
-    Ok(TreeMerge::Clean(tree))
+    match update.create_updated(repo, onto) {
+        Ok(tree) => Ok(TreeMerge::Clean(tree)),
+        // Upstream made a file where the patch adds under a directory of that name (or the
+        // reverse): a file/directory conflict, which the full merge reports as git does.
+        Err(error) if error.message().contains("D/F conflict") => Ok(TreeMerge::NeedsFullMerge),
+        Err(error) => Err(GitError::git("writing a merged tree")(error)),
+    }
 }
 
 fn file_mode(mode: i32) -> FileMode {

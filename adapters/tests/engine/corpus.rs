@@ -498,3 +498,84 @@ fn a_conflict_where_upstream_moved_the_file_names_the_commits_that_touched_it() 
         "{paths:?}: {upstream_commits:?}"
     );
 }
+
+/// A file becomes a directory of the same name (and the reverse) while upstream changes the
+/// files around it: git sorts the directory `a` as `a/`, after `a-b` and before `a0`, so the
+/// tree walk must pair entries as git orders them.
+#[test]
+fn a_file_that_becomes_a_directory_of_the_same_name() {
+    let (_dir, repo, base) = history(
+        &[
+            ("a", "a file\n"),
+            ("a-b", "dash\n"),
+            ("a0", "zero\n"),
+            ("d/x", "in a directory\n"),
+        ],
+        |r| {
+            r.commit_file("a-b", "dash upstream\n", "upstream: a-b");
+            r.commit_file("a0", "zero upstream\n", "upstream: a0");
+        },
+        |r| {
+            r.git(&["rm", "-q", "a"]);
+            r.commit_file(
+                "a/inner",
+                "now a directory\n",
+                "patch: a becomes a directory",
+            );
+            r.git(&["rm", "-q", "-r", "d"]);
+            r.commit_file("d", "now a file\n", "patch: d becomes a file");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied", "applied"]);
+}
+
+/// Upstream turned a directory into a file where the patch adds under that directory: git
+/// reports a file/directory conflict, and so must carry (not fail the series).
+#[test]
+fn upstream_makes_a_file_where_the_patch_adds_under_a_directory() {
+    let (_dir, repo, base) = history(
+        &[("x/old", "old\n"), ("keep", "keep\n")],
+        |r| {
+            r.git(&["rm", "-q", "-r", "x"]);
+            r.commit_file("x", "now a file\n", "upstream: x becomes a file");
+        },
+        |r| {
+            r.commit_file("x/y", "added\n", "patch: add x/y");
+            r.commit_file("keep", "kept\n", "patch: change keep");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["conflict", "applied"]);
+}
+
+/// Upstream turned a file into a directory; the patch deletes the file (or changes it).
+/// Deleting what upstream also removed merges cleanly in git (to nothing: landed, empty);
+/// changing it conflicts.
+#[test]
+fn upstream_makes_a_directory_where_the_patch_deletes_or_changes_the_file() {
+    let (_dir, repo, base) = history(
+        &[("x", "a file\n"), ("y", "another\n"), ("keep", "keep\n")],
+        |r| {
+            r.git(&["rm", "-q", "x", "y"]);
+            r.commit_file(
+                "x/z",
+                "now a directory\n",
+                "upstream: x becomes a directory",
+            );
+            r.commit_file(
+                "y/z",
+                "now a directory\n",
+                "upstream: y becomes a directory",
+            );
+        },
+        |r| {
+            r.git(&["rm", "-q", "x"]);
+            r.git(&["commit", "-q", "-m", "patch: delete x"]);
+            r.commit_file("y", "changed\n", "patch: change y");
+            r.commit_file("keep", "kept\n", "patch: change keep");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["landed-empty", "conflict", "applied"]);
+}

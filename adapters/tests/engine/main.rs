@@ -6,6 +6,7 @@
 mod repo;
 
 mod corpus;
+mod objects;
 mod oracle;
 mod patch_dir;
 mod properties;

@@ -31,6 +31,9 @@ enum Edit {
     AddFile(usize),
     Chmod(prop::sample::Index),
     Whitespace(prop::sample::Index, prop::sample::Index),
+    /// `dN` turns from absent to a file, from a file to a directory, from a directory to a
+    /// file: file/directory changes on either side.
+    FileOrDirectory(usize),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -43,6 +46,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => (0..3usize).prop_map(Edit::AddFile),
         1 => index().prop_map(Edit::Chmod),
         1 => (index(), index()).prop_map(|(f, l)| Edit::Whitespace(f, l)),
+        1 => (0..2usize).prop_map(Edit::FileOrDirectory),
     ]
 }
 
@@ -86,6 +90,19 @@ fn apply(repo: &TestRepo, edit: &Edit, salt: &str) -> bool {
                 &name,
                 &[format!("added {salt}"), "{".to_owned(), "}".to_owned()],
             );
+            true
+        }
+        Edit::FileOrDirectory(n) => {
+            let path = repo.path.join(format!("d{n}"));
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path).expect("remove directory");
+                repo.write(&format!("d{n}"), &format!("file again {salt}\n"));
+            } else if path.is_file() {
+                std::fs::remove_file(&path).expect("remove file");
+                repo.write(&format!("d{n}/inner.c"), &format!("inside {salt}\n"));
+            } else {
+                repo.write(&format!("d{n}"), &format!("file {salt}\n"));
+            }
             true
         }
         _ if files.is_empty() => false,
