@@ -222,25 +222,16 @@ impl UpstreamIndex {
         if candidates.is_empty() {
             return Ok(None);
         }
-        let Some(own) = patch_id(repo, commit)? else {
+        // A patch's commit does not change between nightly runs either: its patch-id is
+        // cached like upstream's.
+        let Some(own) = cached_patch_id(repo, commit, cache)? else {
             return Ok(None);
         };
         for candidate in candidates {
-            let key = candidate.to_string();
-            let theirs = match cache.patch_ids.get(&key) {
-                Some(id) => Oid::from_str(id).ok(),
-                None => {
-                    let upstream = repo
-                        .find_commit(candidate)
-                        .map_err(GitError::git("reading an upstream commit"))?;
-                    let id = patch_id(repo, &upstream)?;
-                    if let Some(id) = id {
-                        cache.patch_ids.insert(key, id.to_string());
-                    }
-                    id
-                }
-            };
-            if theirs == Some(own) {
+            let upstream = repo
+                .find_commit(candidate)
+                .map_err(GitError::git("reading an upstream commit"))?;
+            if cached_patch_id(repo, &upstream, cache)? == Some(own) {
                 return Ok(Some((Some(candidate), LandedBy::PatchId)));
             }
         }
@@ -360,6 +351,23 @@ fn commit_facts(
         subject_key: subject_key(commit.summary().unwrap_or("")),
         merge: false,
     })
+}
+
+/// [`patch_id`], from `cache` when it has the commit, else computed and kept there.
+fn cached_patch_id(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    cache: &mut UpstreamCache,
+) -> Result<Option<Oid>, GitError> {
+    let key = commit.id().to_string();
+    if let Some(id) = cache.patch_ids.get(&key) {
+        return Ok(Oid::from_str(id).ok());
+    }
+    let id = patch_id(repo, commit)?;
+    if let Some(id) = id {
+        cache.patch_ids.insert(key, id.to_string());
+    }
+    Ok(id)
 }
 
 /// `git patch-id --stable` of a commit against its first parent; `None` for an empty change.
