@@ -329,7 +329,9 @@ pub(crate) fn merge_text(base: &[u8], ours: &[u8], theirs: &[u8]) -> TextMerge {
     // refinement resolves what diff3 style leaves as a conflict (both sides made the same
     // deletion next to a change, say); the hunks of a conflict then come from diff3 style,
     // which shows the base.
-    let near = changes_come_near(base, ours, theirs);
+    let near = changes_come_near(base, ours, theirs)
+        || !diffs_as_git_does(base, ours)
+        || !diffs_as_git_does(base, theirs);
     let merged = if near {
         git_merge_file(base, ours, theirs, Style::Merge)
     } else {
@@ -361,6 +363,46 @@ enum Style {
 enum Merged {
     Clean(Vec<u8>),
     Conflict(Vec<u8>),
+}
+
+/// Whether gix-merge diffs `base` against `side` as git does: the same raw histogram diff
+/// (see [`super::git_histogram`]), and no change its indent heuristic places elsewhere than
+/// git's plain clean-up would.
+fn diffs_as_git_does(base: &[u8], side: &[u8]) -> bool {
+    let [base_ids, side_ids] = super::git_histogram::line_ids([base, side]);
+    let Some((removed, added)) = super::git_histogram::diff(&base_ids, &side_ids) else {
+        return false;
+    };
+    let input = InternedInput::new(base, side);
+    if input.before.len() != base_ids.len() || input.after.len() != side_ids.len() {
+        return false;
+    }
+    let same = |diff: &imara_diff::Diff, removed: &[bool], added: &[bool]| {
+        (0..removed.len())
+            .all(|i| diff.is_removed(u32::try_from(i).unwrap_or(u32::MAX)) == removed[i])
+            && (0..added.len())
+                .all(|i| diff.is_added(u32::try_from(i).unwrap_or(u32::MAX)) == added[i])
+    };
+    let raw = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
+    if !same(&raw, &removed, &added) {
+        return false;
+    }
+    let flags = |diff: &imara_diff::Diff| -> (Vec<bool>, Vec<bool>) {
+        (
+            (0..input.before.len())
+                .map(|i| diff.is_removed(u32::try_from(i).unwrap_or(u32::MAX)))
+                .collect(),
+            (0..input.after.len())
+                .map(|i| diff.is_added(u32::try_from(i).unwrap_or(u32::MAX)))
+                .collect(),
+        )
+    };
+    let mut plain = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
+    plain.postprocess_no_heuristic(&input);
+    let mut indented = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
+    indented.postprocess_lines(&input);
+    let (plain_removed, plain_added) = flags(&plain);
+    same(&indented, &plain_removed, &plain_added)
 }
 
 /// Whether a change of `ours` and one of `theirs` (each against `base`) are within
@@ -616,13 +658,12 @@ mod tests {
         }
     }
 
-    /// KNOWN DISAGREEMENT, found by `text_merges_agree_with_git_merge_file` with
-    /// `CARRY_ORACLE_SEED=2`: git's histogram diff anchors on the rarest line common to both
-    /// sides (`  y;`, moved from the end to the start) and so sees a moved block that
-    /// conflicts with the patch's change five lines away; gix-merge's histogram does not, and
-    /// merges cleanly. Ignored so CI stays green; run with `--ignored` when working on it.
+    /// Found by `text_merges_agree_with_git_merge_file` with `CARRY_ORACLE_SEED=2`: git's
+    /// histogram diff anchors on the rarest line common to both sides (`  y;`, moved from the
+    /// end to the start) and so sees a moved block that conflicts with the patch's change five
+    /// lines away; gix-merge's histogram did not, and merged cleanly. Now git's own diff says
+    /// that gix-merge's is not git's here, and git merges the file.
     #[test]
-    #[ignore = "known disagreement with git's histogram anchors; see the comment"]
     fn a_moved_rare_line_makes_git_see_a_moved_block() {
         let base = [
             "/* c */", "", "A", "}", "", "}", "f() {", "}", "", "A", "", "/* c */", "  y;",

@@ -11,6 +11,7 @@
 
 pub mod apply;
 mod census;
+mod git_histogram;
 pub mod landed;
 pub mod merge;
 mod patch_id;
