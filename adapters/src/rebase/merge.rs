@@ -559,8 +559,14 @@ mod tests {
     /// Lines that repeat, as code does: braces, blank lines, the same statement.
     const LINES: &[&str] = &["", "{", "}", "  x;", "  y;", "f() {", "/* c */", "A", "B"];
 
+    /// Up to 24 lines, or `CARRY_TEXT_MERGE_LINES` (past 64 repeats git's histogram falls
+    /// back to its classic diff).
     fn text() -> impl Strategy<Value = Vec<String>> {
-        prop::collection::vec((0..LINES.len()).prop_map(|i| LINES[i].to_owned()), 0..24)
+        let most = std::env::var("CARRY_TEXT_MERGE_LINES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(24usize);
+        prop::collection::vec((0..LINES.len()).prop_map(|i| LINES[i].to_owned()), 0..most)
     }
 
     /// Each edit: (position, kind 0 replace / 1 insert / 2 delete, new line).
