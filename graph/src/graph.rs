@@ -378,6 +378,7 @@ impl WorkspaceGraph {
                 .unwrap_or(0);
             stage_of.insert(node, stage);
             for consumer in self.project_neighbors(node, Direction::Downstream) {
+                // `remaining` was filled for every project node before this loop.
                 let left = remaining
                     .get_mut(&consumer)
                     .expect("every project has a remaining count");

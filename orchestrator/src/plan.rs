@@ -78,6 +78,7 @@ pub fn plan(workspace: &LoadedWorkspace, options: &RunOptions) -> Result<RunPlan
         let mut planned = Vec::new();
         for name in stage {
             let project = &manifest.projects[name];
+            // Stages list the graph's own projects, built from this manifest.
             let id = graph
                 .project(name.as_str())
                 .expect("every project is in the graph");

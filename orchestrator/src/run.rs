@@ -334,6 +334,7 @@ fn run_locked(
                 return Err(RunError::Cancelled);
             }
             let project = &manifest.projects[name];
+            // Stages list the graph's own projects, built from this manifest.
             let id = graph
                 .project(name.as_str())
                 .expect("every project is in the graph");
@@ -635,6 +636,7 @@ fn rebase_project(
         patches: inputs
             .into_iter()
             .map(|(patch_name, commit)| {
+                // The names come from the series listing, which made them as patch names.
                 let qualified = PatchRef::new(
                     name.clone(),
                     patch_name
@@ -900,6 +902,7 @@ fn feature_reports(graph: &WorkspaceGraph, projects: &[ProjectReport]) -> Vec<Fe
     graph
         .features()
         .map(|name| {
+            // `features()` lists the graph's own features.
             let id = graph.feature(name.as_str()).expect("listed features exist");
             let mut blocked_by = BTreeSet::new();
             let mut at_risk = false;

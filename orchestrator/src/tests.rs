@@ -108,6 +108,7 @@ pub(crate) fn run_tests(
                 });
                 continue;
             }
+            // The graph was built from this same manifest: every project is a node.
             let id = context
                 .graph
                 .project(name.as_str())

@@ -230,6 +230,7 @@ pub fn trial(
             features_at_risk.extend(graph.features_of(id).into_iter().map(|f| f.to_string()));
         }
     }
+    // `project` was looked up in this manifest above, and the graph is built from it.
     let id = graph
         .project(project.as_str())
         .expect("the project is in the graph");

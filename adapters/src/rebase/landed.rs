@@ -271,11 +271,8 @@ fn commit_touches(repo: &Repository, commit: Oid, path: &str) -> Result<bool, Gi
     let commit = repo
         .find_commit(commit)
         .map_err(GitError::git("reading an upstream commit"))?;
-    let entry = |tree: &git2::Tree<'_>| {
-        tree.get_path(std::path::Path::new(path))
-            .ok()
-            .map(|e| (e.id(), e.filemode()))
-    };
+    // A directory at `path` counts as absent: the question is about a file.
+    let entry = |tree: &git2::Tree<'_>| super::merge::entry_at(tree, path).ok().flatten();
     let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
     let parent_tree = match commit.parent(0) {
         Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),

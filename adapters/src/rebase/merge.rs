@@ -329,10 +329,11 @@ pub(crate) fn merge_text(base: &[u8], ours: &[u8], theirs: &[u8]) -> TextMerge {
     // refinement resolves what diff3 style leaves as a conflict (both sides made the same
     // deletion next to a change, say); the hunks of a conflict then come from diff3 style,
     // which shows the base.
-    let near = changes_come_near(base, ours, theirs)
-        || !diffs_as_git_does(base, ours)
-        || !diffs_as_git_does(base, theirs);
-    let merged = if near {
+    let ask_git = match (SideDiff::new(base, ours), SideDiff::new(base, theirs)) {
+        (Some(ours), Some(theirs)) => ours.comes_near(&theirs),
+        _ => true,
+    };
+    let merged = if ask_git {
         git_merge_file(base, ours, theirs, Style::Merge)
     } else {
         None
@@ -341,7 +342,7 @@ pub(crate) fn merge_text(base: &[u8], ours: &[u8], theirs: &[u8]) -> TextMerge {
     if let Merged::Clean(text) = merged {
         return TextMerge::Clean(text);
     }
-    let with_base = if near {
+    let with_base = if ask_git {
         git_merge_file(base, ours, theirs, Style::Diff3)
     } else {
         None
@@ -365,61 +366,52 @@ enum Merged {
     Conflict(Vec<u8>),
 }
 
-/// Whether gix-merge diffs `base` against `side` as git does: the same raw histogram diff
-/// (see [`super::git_histogram`]), and no change its indent heuristic places elsewhere than
-/// git's plain clean-up would.
-fn diffs_as_git_does(base: &[u8], side: &[u8]) -> bool {
-    let [base_ids, side_ids] = super::git_histogram::line_ids([base, side]);
-    let Some((removed, added)) = super::git_histogram::diff(&base_ids, &side_ids) else {
-        return false;
-    };
-    let input = InternedInput::new(base, side);
-    if input.before.len() != base_ids.len() || input.after.len() != side_ids.len() {
-        return false;
-    }
-    let same = |diff: &imara_diff::Diff, removed: &[bool], added: &[bool]| {
-        (0..removed.len())
-            .all(|i| diff.is_removed(u32::try_from(i).unwrap_or(u32::MAX)) == removed[i])
-            && (0..added.len())
-                .all(|i| diff.is_added(u32::try_from(i).unwrap_or(u32::MAX)) == added[i])
-    };
-    let raw = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
-    if !same(&raw, &removed, &added) {
-        return false;
-    }
-    let flags = |diff: &imara_diff::Diff| -> (Vec<bool>, Vec<bool>) {
-        (
-            (0..input.before.len())
-                .map(|i| diff.is_removed(u32::try_from(i).unwrap_or(u32::MAX)))
-                .collect(),
-            (0..input.after.len())
-                .map(|i| diff.is_added(u32::try_from(i).unwrap_or(u32::MAX)))
-                .collect(),
-        )
-    };
-    let mut plain = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
-    plain.postprocess_no_heuristic(&input);
-    let mut indented = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
-    indented.postprocess_lines(&input);
-    let (plain_removed, plain_added) = flags(&plain);
-    same(&indented, &plain_removed, &plain_added)
+/// One side's changes against the base, as gix-merge places them.
+struct SideDiff {
+    /// The base lines each change replaces.
+    hunks: Vec<std::ops::Range<u32>>,
 }
 
-/// Whether a change of `ours` and one of `theirs` (each against `base`) are within
-/// [`NEAR_LINES`] lines of each other in the base.
-fn changes_come_near(base: &[u8], ours: &[u8], theirs: &[u8]) -> bool {
-    let hunks = |side: &[u8]| -> Vec<std::ops::Range<u32>> {
+impl SideDiff {
+    /// `None` unless gix-merge diffs `base` against `side` as git does: the same raw
+    /// histogram diff (see [`super::git_histogram`]), and no change its indent heuristic
+    /// places elsewhere than git's plain clean-up would.
+    fn new(base: &[u8], side: &[u8]) -> Option<Self> {
+        let [base_ids, side_ids] = super::git_histogram::line_ids([base, side]);
+        let git = super::git_histogram::diff(&base_ids, &side_ids)?;
         let input = InternedInput::new(base, side);
-        let mut diff = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
-        diff.postprocess_lines(&input);
-        diff.hunks().map(|hunk| hunk.before).collect()
-    };
-    let (ours, theirs) = (hunks(ours), hunks(theirs));
-    ours.iter().any(|o| {
-        theirs
-            .iter()
-            .any(|t| o.start <= t.end + NEAR_LINES && t.start <= o.end + NEAR_LINES)
-    })
+        // imara-diff refuses inputs past i32::MAX lines, so every index fits.
+        let lines = |n: usize| 0..u32::try_from(n).unwrap_or(u32::MAX);
+        let flags = |diff: &imara_diff::Diff| -> (Vec<bool>, Vec<bool>) {
+            (
+                lines(input.before.len())
+                    .map(|i| diff.is_removed(i))
+                    .collect(),
+                lines(input.after.len()).map(|i| diff.is_added(i)).collect(),
+            )
+        };
+        let mut plain = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
+        if flags(&plain) != git {
+            return None;
+        }
+        let mut indented = imara_diff::Diff::compute(imara_diff::Algorithm::Histogram, &input);
+        plain.postprocess_no_heuristic(&input);
+        indented.postprocess_lines(&input);
+        (flags(&plain) == flags(&indented)).then(|| Self {
+            hunks: indented.hunks().map(|hunk| hunk.before).collect(),
+        })
+    }
+
+    /// Whether a change of this side and one of `other` are within [`NEAR_LINES`] lines of
+    /// each other in the base.
+    fn comes_near(&self, other: &Self) -> bool {
+        self.hunks.iter().any(|o| {
+            other
+                .hunks
+                .iter()
+                .any(|t| o.start <= t.end + NEAR_LINES && t.start <= o.end + NEAR_LINES)
+        })
+    }
 }
 
 /// `git merge-file --diff-algorithm=histogram` in `style`; `None` when git cannot be run (the

@@ -188,7 +188,7 @@ pub fn rebase_series_with_progress(
             commit: input.commit.to_string(),
         })?;
         let changes = trees.changes(Some(parent.tree_id()), Some(commit.tree_id()))?;
-        prepared.push((parent.tree_id(), changes));
+        prepared.push((commit, parent.tree_id(), changes));
     }
     let indexing = std::time::Instant::now();
     let index = UpstreamIndex::build(
@@ -198,7 +198,7 @@ pub fn rebase_series_with_progress(
         cache,
         prepared
             .iter()
-            .flat_map(|(_, changes)| changes.iter().map(|c| c.path.as_str())),
+            .flat_map(|(_, _, changes)| changes.iter().map(|c| c.path.as_str())),
     )?;
     // The landed check's whole cost: the index and each patch's look-up in it.
     let mut landed_time = indexing.elapsed();
@@ -215,13 +215,10 @@ pub fn rebase_series_with_progress(
     let mut tainted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut results = Vec::with_capacity(request.patches.len());
 
-    for ((position, input), (parent_tree, changes)) in
+    for ((position, input), (commit, parent_tree, changes)) in
         request.patches.iter().enumerate().zip(prepared)
     {
         on_patch(position, &input.name);
-        let commit = repo
-            .find_commit(input.commit)
-            .map_err(GitError::git("reading a patch commit"))?;
         let parent_tree = repo
             .find_tree(parent_tree)
             .map_err(GitError::git("reading a tree"))?;

@@ -3,9 +3,7 @@
 use carry_adapters::git::ProjectRepo;
 use carry_adapters::pack::write_new_objects;
 use carry_adapters::rebase::Outcome;
-use carry_adapters::rebase::PatchInput;
 use carry_adapters::rebase::RebaseOptions;
-use carry_adapters::rebase::RebaseRequest;
 use carry_adapters::rebase::landed::UpstreamCache;
 use carry_adapters::rebase::rebase_series;
 use git2::Oid;
@@ -39,21 +37,7 @@ fn new_objects_stay_in_memory_until_packed_and_then_are_whole() {
 
     let project = ProjectRepo::open(&repo.path, None).expect("open");
     let batch = project.with_writes_in_memory().expect("in memory");
-    let patches = repo
-        .git(&["rev-list", "--reverse", &format!("{base}..series")])
-        .lines()
-        .enumerate()
-        .map(|(i, id)| PatchInput {
-            name: format!("p{i}"),
-            commit: Oid::from_str(id).expect("oid"),
-            blocked_by: Vec::new(),
-        })
-        .collect();
-    let request = RebaseRequest {
-        old_base: Oid::from_str(&base).expect("oid"),
-        onto,
-        patches,
-    };
+    let request = crate::oracle::request(&repo, &base, "series", &onto.to_string());
     let result = rebase_series(
         batch.repo(),
         &request,

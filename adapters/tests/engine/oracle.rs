@@ -26,6 +26,12 @@ pub(crate) fn rebase_with_cache(
     cache: &mut UpstreamCache,
 ) -> SeriesResult {
     let git = git2::Repository::open(&repo.path).expect("open repository");
+    let request = request(repo, base, series, onto);
+    rebase_series(&git, &request, cache, &RebaseOptions::default()).expect("rebase")
+}
+
+/// The request to rebase `base..series` onto `onto`, patches named `p0`, `p1`, ….
+pub(crate) fn request(repo: &TestRepo, base: &str, series: &str, onto: &str) -> RebaseRequest {
     let revs = repo.git(&["rev-list", "--reverse", &format!("{base}..{series}")]);
     let patches = revs
         .lines()
@@ -36,12 +42,11 @@ pub(crate) fn rebase_with_cache(
             blocked_by: Vec::new(),
         })
         .collect();
-    let request = RebaseRequest {
+    RebaseRequest {
         old_base: Oid::from_str(&repo.git(&["rev-parse", base])).expect("oid"),
         onto: Oid::from_str(&repo.git(&["rev-parse", onto])).expect("oid"),
         patches,
-    };
-    rebase_series(&git, &request, cache, &RebaseOptions::default()).expect("rebase")
+    }
 }
 
 /// What git says of merging `commit` (on its parent) onto `onto`: the tree, or a conflict.
