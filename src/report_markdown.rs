@@ -122,6 +122,13 @@ pub(crate) fn render(report: &RunReport) -> String {
                         upstream_commit.as_deref().map_or("?", short)
                     );
                 }
+                Outcome::Error { problem } => {
+                    let _ = writeln!(
+                        details,
+                        "- **error** `{}`: `{}:{}`: {}",
+                        patch.id, problem.file, problem.line, problem.reason
+                    );
+                }
                 Outcome::Applied { .. } => {}
             }
         }

@@ -138,6 +138,13 @@ pub(crate) fn render(report: &RunReport) -> String {
                             .map_or("(no single commit)", short)
                     );
                 }
+                Outcome::Error { problem } => {
+                    let _ = writeln!(
+                        out,
+                        "\nerror    {}: {}:{}: {}",
+                        patch.id, problem.file, problem.line, problem.reason
+                    );
+                }
                 Outcome::Applied { .. } => {}
             }
             for note in &patch.notes {

@@ -206,20 +206,30 @@ fn ref_commit(repo: &Repository, name: &str) -> Option<Oid> {
 }
 
 fn resolve_in(repo: &Repository, spec: &str, extra_prefixes: &[&str]) -> Option<Oid> {
-    for prefix in ["refs/heads/", "refs/tags/"].iter().chain(extra_prefixes) {
-        if let Some(oid) = ref_commit(repo, &format!("{prefix}{spec}")) {
-            return Some(oid);
-        }
-    }
-    if spec.starts_with("refs/")
-        && let Some(oid) = ref_commit(repo, spec)
-    {
+    let named = |name: &str| {
+        ["refs/heads/", "refs/tags/"]
+            .iter()
+            .chain(extra_prefixes)
+            .find_map(|prefix| ref_commit(repo, &format!("{prefix}{name}")))
+    };
+    if let Some(oid) = named(spec) {
         return Some(oid);
     }
-    // A commit id, full or abbreviated; nothing else (no revision expressions).
-    if spec.len() >= 4 && spec.chars().all(|c| c.is_ascii_hexdigit()) {
-        let object = repo.revparse_single(spec).ok()?;
-        return object.peel_to_commit().ok().map(|commit| commit.id());
+    // Anything else `git rev-parse` takes for a commit: `origin/main`, `v1.2^{}`, `main~3`, an
+    // abbreviated id. A name only carry's own refs hold (a fetched upstream tag) still takes a
+    // suffix: `v9.0.0~2` is read as that tag's commit followed by `~2`.
+    let peel = |spec: &str| {
+        repo.revparse_single(spec)
+            .ok()?
+            .peel_to_commit()
+            .ok()
+            .map(|commit| commit.id())
+    };
+    if let Some(oid) = peel(spec) {
+        return Some(oid);
     }
-    None
+    let split = spec.find(['~', '^', '@'])?;
+    let (name, suffix) = spec.split_at(split);
+    let oid = named(name)?;
+    peel(&format!("{oid}{suffix}"))
 }

@@ -18,6 +18,7 @@
 
 pub mod checkout;
 pub mod commits;
+pub mod diff;
 pub mod fetch;
 pub mod git;
 pub mod lock;

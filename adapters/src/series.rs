@@ -344,6 +344,12 @@ fn dir_series(
             .push(Diagnostic::error(format!("patch directory '{dir}' does not exist")).at(here));
         return;
     }
+    if let Err(problem) = inside_workspace(root, &dir_path) {
+        found
+            .diagnostics
+            .push(Diagnostic::error(format!("patch directory {problem}")).at(here));
+        return;
+    }
     let series_path = dir_path.join("series");
     let text = match std::fs::read(&series_path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -367,7 +373,13 @@ fn dir_series(
             Err(problem) => found.diagnostics.push(Diagnostic::error(problem).at(at)),
             Ok((file, strip)) => {
                 let file_path = dir_path.join(&file);
-                if !file_path.is_file() {
+                if let Err(problem) = inside_workspace(root, &file_path) {
+                    found.diagnostics.push(
+                        Diagnostic::error(format!("patch file {problem}"))
+                            .at(at.clone())
+                            .with_label("listed here"),
+                    );
+                } else if !file_path.is_file() {
                     // Still listed: its name is known, so feature ids can be checked against it.
                     found.diagnostics.push(
                         Diagnostic::error(format!("patch file '{file}' does not exist in '{dir}'"))
@@ -393,6 +405,31 @@ fn dir_series(
         }
     }
     found.listing = Some(listing);
+}
+
+/// Reads a patch file of the workspace at `root`, refusing one that is (or lies under) a
+/// symlink leading outside the workspace.
+pub fn read_patch_file(root: &Path, path: &str) -> Result<Vec<u8>, String> {
+    let full = root.join(path);
+    inside_workspace(root, &full)?;
+    std::fs::read(&full).map_err(|error| format!("cannot read '{path}': {error}"))
+}
+
+/// Refuses `path` when, with every symlink followed, it is not inside the workspace.
+pub fn inside_workspace(root: &Path, path: &Path) -> Result<(), String> {
+    let (Ok(root), Ok(real)) = (root.canonicalize(), path.canonicalize()) else {
+        // A missing file is reported where it is read.
+        return Ok(());
+    };
+    if real.starts_with(&root) {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{}' leads outside the workspace (to '{}')",
+            path.strip_prefix(&root).unwrap_or(path).display(),
+            real.display()
+        ))
+    }
 }
 
 /// A patch file's name without directories and without a `.patch` or `.diff` suffix.
@@ -446,9 +483,9 @@ pub fn parse_series_file(text: &str) -> Vec<SeriesLine> {
         }
         let parsed = match problem {
             Some(problem) => Err(problem),
-            None if file.contains("..") || file.starts_with('/') => Err(format!(
-                "patch file '{file}' must stay inside the patch directory"
-            )),
+            None if file.split('/').any(|part| part == "..") || file.starts_with('/') => Err(
+                format!("patch file '{file}' must stay inside the patch directory"),
+            ),
             None => Ok((file.to_owned(), strip)),
         };
         lines.push(SeriesLine {

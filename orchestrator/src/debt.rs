@@ -265,7 +265,7 @@ fn patch_words(
             let Ok(bytes) = std::fs::read(workspace.root.join(path)) else {
                 return (String::new(), String::new(), None);
             };
-            match patchfile::parse(path, &String::from_utf8_lossy(&bytes), *strip) {
+            match patchfile::parse(path, &bytes, *strip) {
                 Ok(file) => {
                     let authored = file
                         .author

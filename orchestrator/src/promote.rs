@@ -399,7 +399,8 @@ fn plan_step<'a>(
             let old_tip = project
                 .patches
                 .last()
-                .and_then(|p| Oid::from_str(&p.from).ok())
+                .and_then(|p| p.from.as_deref())
+                .and_then(|from| Oid::from_str(from).ok())
                 .unwrap_or(from);
             let found = repo
                 .refname_to_id(&format!("refs/heads/{branch}"))

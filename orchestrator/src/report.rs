@@ -144,7 +144,7 @@ impl ProjectReport {
     /// conflict, blocked; zero counts left out).
     pub fn patch_counts(&self) -> String {
         let mut counts = Vec::new();
-        for kind in ["applied", "landed", "conflict", "blocked"] {
+        for kind in ["applied", "landed", "conflict", "blocked", "error"] {
             let n = self
                 .patches
                 .iter()
@@ -165,8 +165,9 @@ pub struct PatchReport {
     pub id: String,
     /// Its subject.
     pub subject: String,
-    /// Its commit before the run.
-    pub from: String,
+    /// Its commit before the run (none for a patch file that gave no commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// What happened to it.
     #[serde(flatten)]
     pub outcome: Outcome,

@@ -16,12 +16,15 @@ use carry_adapters::git::ProjectRepo;
 use carry_adapters::lock::LockHolder;
 use carry_adapters::lock::WorkspaceLock;
 use carry_adapters::pack;
-use carry_adapters::patchfile;
 use carry_adapters::rebase;
 use carry_adapters::rebase::Outcome;
+use carry_adapters::rebase::PatchBody;
 use carry_adapters::rebase::PatchInput;
+use carry_adapters::rebase::PatchProblem;
 use carry_adapters::rebase::RebaseOptions;
 use carry_adapters::rebase::RebaseRequest;
+use carry_adapters::rebase::apply::AppliedFile;
+use carry_adapters::rebase::apply::PatchFileInput;
 use carry_adapters::series::PatchSource;
 use carry_adapters::series::SeriesListing;
 use carry_adapters::store::PatchOutcomeRow;
@@ -590,15 +593,7 @@ fn rebase_project(
                     "the series has no base; run `carry validate`".to_owned(),
                 ));
             };
-            let inputs = listing
-                .patches
-                .iter()
-                .filter_map(|patch| match patch.source {
-                    PatchSource::Commit(commit) => Some((patch.name.to_string(), commit)),
-                    PatchSource::File { .. } => None,
-                })
-                .collect::<Vec<_>>();
-            (base, inputs)
+            (base, branch_inputs(listing))
         }
         SeriesSource::Dir(_) => {
             let base = match dir_base(&repo, project, to) {
@@ -630,29 +625,39 @@ fn rebase_project(
         return Ok(report);
     }
 
+    let mut read_notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let request = RebaseRequest {
         old_base: from,
         onto: to,
         patches: inputs
             .into_iter()
-            .map(|(patch_name, commit)| {
-                // The names come from the series listing, which made them as patch names.
-                let qualified = PatchRef::new(
-                    name.clone(),
-                    patch_name
-                        .parse()
-                        .expect("listed names are valid patch names"),
-                );
-                PatchInput {
-                    blocked_by: work
-                        .blocked
-                        .get(&qualified)
-                        .map(|causes| causes.iter().map(ToString::to_string).collect())
-                        .unwrap_or_default(),
-                    name: patch_name,
-                    commit,
-                }
-            })
+            .map(
+                |SeriesInput {
+                     name: patch_name,
+                     body,
+                     notes,
+                 }| {
+                    if !notes.is_empty() {
+                        read_notes.insert(patch_name.clone(), notes);
+                    }
+                    // The names come from the series listing, which made them as patch names.
+                    let qualified = PatchRef::new(
+                        name.clone(),
+                        patch_name
+                            .parse()
+                            .expect("listed names are valid patch names"),
+                    );
+                    PatchInput {
+                        blocked_by: work
+                            .blocked
+                            .get(&qualified)
+                            .map(|causes| causes.iter().map(ToString::to_string).collect())
+                            .unwrap_or_default(),
+                        name: patch_name,
+                        body,
+                    }
+                },
+            )
             .collect(),
     };
     // The same inputs were rebased before (an earlier run, or one that was killed after this
@@ -745,12 +750,16 @@ fn rebase_project(
     let patches = result
         .patches
         .into_iter()
-        .map(|patch| PatchReport {
-            id: format!("{name}/{}", patch.name),
-            subject: patch.subject,
-            from: patch.from,
-            outcome: qualify(name, patch.outcome),
-            notes: patch.notes,
+        .map(|patch| {
+            let mut notes = read_notes.remove(&patch.name).unwrap_or_default();
+            notes.extend(patch.notes);
+            PatchReport {
+                id: format!("{name}/{}", patch.name),
+                subject: patch.subject,
+                from: patch.from,
+                outcome: qualify(name, patch.outcome),
+                notes,
+            }
         })
         .collect();
     let report = ProjectReport {
@@ -777,7 +786,16 @@ fn rebase_key(project: &ProjectName, request: &RebaseRequest, skip_first_bad: bo
     hash.update(project.as_str().as_bytes());
     hash.update(format!("\0{}\0{}\0{skip_first_bad}", request.old_base, request.onto).as_bytes());
     for patch in &request.patches {
-        hash.update(format!("\0{}\0{}", patch.name, patch.commit).as_bytes());
+        match &patch.body {
+            PatchBody::Commit(commit) => {
+                hash.update(format!("\0{}\0{commit}", patch.name).as_bytes());
+            }
+            PatchBody::Unusable { paths, problem, .. } => {
+                hash.update(
+                    format!("\0{}\0unusable\0{paths:?}\0{problem:?}", patch.name).as_bytes(),
+                );
+            }
+        }
         for cause in &patch.blocked_by {
             hash.update(format!("\0!{cause}").as_bytes());
         }
@@ -843,31 +861,108 @@ fn dir_base(repo: &ProjectRepo, project: &Project, to: Oid) -> Result<Oid, Strin
     Ok(to)
 }
 
-/// The patch files of a directory series, applied onto `base` as commits.
+/// One patch of a series as the engine gets it, with notes from reading it.
+pub(crate) struct SeriesInput {
+    pub(crate) name: String,
+    pub(crate) body: PatchBody,
+    /// What carry accepted in a patch file that `git am` would not.
+    pub(crate) notes: Vec<String>,
+}
+
+/// The commits of a branch series.
+pub(crate) fn branch_inputs(listing: &SeriesListing) -> Vec<SeriesInput> {
+    listing
+        .patches
+        .iter()
+        .filter_map(|patch| match patch.source {
+            PatchSource::Commit(commit) => Some(SeriesInput {
+                name: patch.name.to_string(),
+                body: PatchBody::Commit(commit),
+                notes: Vec::new(),
+            }),
+            PatchSource::File { .. } => None,
+        })
+        .collect()
+}
+
+/// The patch files of a directory series, applied onto `base` as commits; a file that cannot
+/// be read or applied is that patch's outcome, not the project's.
 pub(crate) fn dir_commits(
     root: &Path,
     repo: &ProjectRepo,
     base: Oid,
     listing: &SeriesListing,
-) -> Result<Vec<(String, Oid)>, String> {
-    let mut parsed = Vec::with_capacity(listing.patches.len());
-    for patch in &listing.patches {
+) -> Result<Vec<SeriesInput>, String> {
+    let mut files = Vec::with_capacity(listing.patches.len());
+    let mut unreadable = BTreeMap::new();
+    for (index, patch) in listing.patches.iter().enumerate() {
         let PatchSource::File { path, strip, .. } = &patch.source else {
             continue;
         };
-        let bytes = std::fs::read(root.join(path))
-            .map_err(|error| format!("{path}: cannot read: {error}"))?;
-        let text = String::from_utf8_lossy(&bytes);
-        let file = patchfile::parse(path, &text, *strip).map_err(|error| error.to_string())?;
-        parsed.push((path.clone(), file));
+        let bytes = match carry_adapters::series::read_patch_file(root, path) {
+            Ok(bytes) => bytes,
+            Err(reason) => {
+                unreadable.insert(index, reason);
+                Vec::new()
+            }
+        };
+        files.push(PatchFileInput {
+            path: path.clone(),
+            bytes,
+            strip: *strip,
+        });
     }
-    let commits = rebase::apply::apply_patch_files(repo.repo(), base, &parsed)
-        .map_err(|error| error.to_string())?;
+    let applied = rebase::apply::apply_patch_files(repo.repo(), base, &files)
+        .map_err(|error| error_chain(&error))?;
     Ok(listing
         .patches
         .iter()
-        .map(|patch| patch.name.to_string())
-        .zip(commits)
+        .zip(applied)
+        .enumerate()
+        .map(|(index, (patch, applied))| {
+            let (body, notes) = match applied {
+                AppliedFile::Commit { id, notes } => (PatchBody::Commit(id), notes),
+                AppliedFile::Unusable {
+                    subject,
+                    paths,
+                    error,
+                } => {
+                    let problem = match unreadable.get(&index) {
+                        Some(reason) => PatchProblem {
+                            file: error.file,
+                            line: 1,
+                            reason: reason.clone(),
+                        },
+                        None => PatchProblem {
+                            file: error.file,
+                            line: error.line,
+                            reason: error.reason,
+                        },
+                    };
+                    (
+                        PatchBody::Unusable {
+                            subject,
+                            paths,
+                            problem: Some(problem),
+                        },
+                        Vec::new(),
+                    )
+                }
+                AppliedFile::Waiting { subject, paths, .. } => (
+                    PatchBody::Unusable {
+                        subject,
+                        paths,
+                        problem: None,
+                    },
+                    Vec::new(),
+                ),
+            };
+            SeriesInput {
+                name: patch.name.to_string(),
+                body,
+                notes,
+            }
+        })
         .collect())
 }
 
@@ -886,6 +981,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Landed { .. } => "landed",
         Outcome::Conflict { .. } => "conflict",
         Outcome::Blocked { .. } => "blocked",
+        Outcome::Error { .. } => "error",
     }
 }
 
@@ -947,7 +1043,7 @@ fn root_causes(
         return;
     }
     match outcomes.get(patch).map(|p| &p.outcome) {
-        Some(Outcome::Conflict { .. }) => {
+        Some(Outcome::Conflict { .. } | Outcome::Error { .. }) => {
             roots.insert(patch.to_owned());
         }
         Some(Outcome::Blocked { blocked_by }) => {

@@ -11,7 +11,6 @@ use carry_adapters::rebase;
 use carry_adapters::rebase::PatchInput;
 use carry_adapters::rebase::RebaseOptions;
 use carry_adapters::rebase::RebaseRequest;
-use carry_adapters::series::PatchSource;
 use carry_adapters::store::Store;
 use carry_graph::PatchRef;
 use carry_graph::ProjectName;
@@ -143,15 +142,7 @@ pub fn trial(
             let base = listing
                 .base
                 .ok_or_else(|| fail("its series has no base yet".to_owned()))?;
-            let inputs = listing
-                .patches
-                .iter()
-                .filter_map(|p| match p.source {
-                    PatchSource::Commit(commit) => Some((p.name.to_string(), commit)),
-                    PatchSource::File { .. } => None,
-                })
-                .collect::<Vec<_>>();
-            (base, inputs)
+            (base, crate::run::branch_inputs(listing))
         }
         SeriesSource::Dir(_) => {
             let base = match &spec.series.base {
@@ -176,9 +167,9 @@ pub fn trial(
         onto,
         patches: inputs
             .into_iter()
-            .map(|(name, commit)| PatchInput {
-                name,
-                commit,
+            .map(|input| PatchInput {
+                name: input.name,
+                body: input.body,
                 blocked_by: Vec::new(),
             })
             .collect(),

@@ -93,6 +93,9 @@ fn trial(
                             .map_or("?", |c| &c[..12.min(c.len())])
                     )
                 }
+                carry_adapters::rebase::Outcome::Error { problem } => {
+                    format!(": {}:{}: {}", problem.file, problem.line, problem.reason)
+                }
                 carry_adapters::rebase::Outcome::Applied { .. } => String::new(),
             };
             anstream::println!(

@@ -113,6 +113,9 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
                     Outcome::Landed { .. } => {
                         let _ = write!(problems, "<div><span class=\"pill good\">landed</span> <code>{}</code></div>", escape(&patch.id));
                     }
+                    Outcome::Error { problem } => {
+                        let _ = write!(problems, "<div><span class=\"pill bad\">error</span> <code>{}</code> <span class=\"muted\">{}:{}: {}</span></div>", escape(&patch.id), escape(&problem.file), problem.line, escape(&problem.reason));
+                    }
                     Outcome::Applied { .. } => {}
                 }
             }

@@ -33,15 +33,54 @@ use tree_diff::TreeReader;
 
 use crate::git::GitError;
 
-/// One patch to carry over, as a commit whose first parent is the previous patch (or the base).
+/// One patch to carry over.
 #[derive(Debug, Clone)]
 pub struct PatchInput {
     /// The patch's name in its series.
     pub name: String,
-    /// The commit.
-    pub commit: Oid,
+    /// What it is.
+    pub body: PatchBody,
     /// Patches of other projects it needs (through features) that failed: it is blocked by them.
     pub blocked_by: Vec<String>,
+}
+
+/// A patch as the engine gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchBody {
+    /// A commit whose first parent is the previous patch's commit (or the base).
+    Commit(Oid),
+    /// A patch file that gave no commit: it cannot be read or does not apply to its own base
+    /// (`problem`), or it waits for such a patch before it (`problem` is `None`; it touches
+    /// one of that patch's paths, so it is blocked by it).
+    Unusable {
+        /// Its subject, or its file's stem.
+        subject: String,
+        /// The paths it names.
+        paths: Vec<String>,
+        /// Where and why it is unusable.
+        problem: Option<PatchProblem>,
+    },
+}
+
+impl PatchBody {
+    /// The commit, for a patch that has one.
+    pub fn commit(&self) -> Option<Oid> {
+        match self {
+            Self::Commit(id) => Some(*id),
+            Self::Unusable { .. } => None,
+        }
+    }
+}
+
+/// Why a patch file is unusable: the line of the file and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatchProblem {
+    /// The patch file, relative to the workspace.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
 }
 
 /// What to rebase.
@@ -89,12 +128,21 @@ pub enum Outcome {
         /// The patches it waits for.
         blocked_by: Vec<String>,
     },
+    /// The patch file cannot be read or does not apply to its own base.
+    Error {
+        /// Where and why.
+        #[serde(flatten)]
+        problem: PatchProblem,
+    },
 }
 
 impl Outcome {
     /// Whether later patches that depend on this one must be blocked.
     pub fn failed(&self) -> bool {
-        matches!(self, Self::Conflict { .. } | Self::Blocked { .. })
+        matches!(
+            self,
+            Self::Conflict { .. } | Self::Blocked { .. } | Self::Error { .. }
+        )
     }
 }
 
@@ -105,8 +153,9 @@ pub struct PatchResult {
     pub name: String,
     /// Its subject line.
     pub subject: String,
-    /// Its commit before the rebase.
-    pub from: String,
+    /// Its commit before the rebase (none for a patch file that gave no commit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// What happened.
     #[serde(flatten)]
     pub outcome: Outcome,
@@ -180,15 +229,19 @@ pub fn rebase_series_with_progress(
     let mut trees = TreeReader::new(repo)?;
     let mut prepared = Vec::with_capacity(request.patches.len());
     for input in &request.patches {
+        let PatchBody::Commit(id) = &input.body else {
+            prepared.push(None);
+            continue;
+        };
         let commit = repo
-            .find_commit(input.commit)
+            .find_commit(*id)
             .map_err(GitError::git("reading a patch commit"))?;
         let parent = commit.parent(0).map_err(|_| RebaseError::Root {
             name: input.name.clone(),
-            commit: input.commit.to_string(),
+            commit: id.to_string(),
         })?;
         let changes = trees.changes(Some(parent.tree_id()), Some(commit.tree_id()))?;
-        prepared.push((commit, parent.tree_id(), changes));
+        prepared.push(Some((commit, parent.tree_id(), changes)));
     }
     let indexing = std::time::Instant::now();
     let index = UpstreamIndex::build(
@@ -198,6 +251,7 @@ pub fn rebase_series_with_progress(
         cache,
         prepared
             .iter()
+            .flatten()
             .flat_map(|(_, _, changes)| changes.iter().map(|c| c.path.as_str())),
     )?;
     // The landed check's whole cost: the index and each patch's look-up in it.
@@ -215,10 +269,47 @@ pub fn rebase_series_with_progress(
     let mut tainted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut results = Vec::with_capacity(request.patches.len());
 
-    for ((position, input), (commit, parent_tree, changes)) in
-        request.patches.iter().enumerate().zip(prepared)
-    {
+    for ((position, input), prepared) in request.patches.iter().enumerate().zip(prepared) {
         on_patch(position, &input.name);
+        let Some((commit, parent_tree, changes)) = prepared else {
+            let PatchBody::Unusable {
+                subject,
+                paths,
+                problem,
+            } = &input.body
+            else {
+                unreachable!("only patches without a commit are unprepared");
+            };
+            let mut blockers: BTreeSet<String> = input.blocked_by.iter().cloned().collect();
+            for path in paths {
+                if let Some(names) = tainted.get(path) {
+                    blockers.extend(names.iter().cloned());
+                }
+            }
+            let outcome = match problem {
+                Some(problem) => Outcome::Error {
+                    problem: problem.clone(),
+                },
+                None => Outcome::Blocked {
+                    blocked_by: blockers.into_iter().collect(),
+                },
+            };
+            failed.insert(input.name.clone());
+            for path in paths {
+                tainted
+                    .entry(path.clone())
+                    .or_default()
+                    .insert(input.name.clone());
+            }
+            results.push(PatchResult {
+                name: input.name.clone(),
+                subject: subject.clone(),
+                from: None,
+                outcome,
+                notes: Vec::new(),
+            });
+            continue;
+        };
         let parent_tree = repo
             .find_tree(parent_tree)
             .map_err(GitError::git("reading a tree"))?;
@@ -340,7 +431,7 @@ pub fn rebase_series_with_progress(
         results.push(PatchResult {
             name: input.name.clone(),
             subject,
-            from: input.commit.to_string(),
+            from: Some(commit.id().to_string()),
             outcome,
             notes,
         });

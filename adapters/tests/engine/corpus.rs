@@ -61,6 +61,7 @@ fn kinds(result: &SeriesResult) -> Vec<&'static str> {
             } => "landed-cherry-pick",
             Outcome::Conflict { .. } => "conflict",
             Outcome::Blocked { .. } => "blocked",
+            Outcome::Error { .. } => "error",
         })
         .collect()
 }

@@ -1,6 +1,7 @@
 //! Runs the engine on a repository and checks every verdict against git's own.
 
 use carry_adapters::rebase::Outcome;
+use carry_adapters::rebase::PatchBody;
 use carry_adapters::rebase::PatchInput;
 use carry_adapters::rebase::RebaseOptions;
 use carry_adapters::rebase::RebaseRequest;
@@ -38,7 +39,7 @@ pub(crate) fn request(repo: &TestRepo, base: &str, series: &str, onto: &str) -> 
         .enumerate()
         .map(|(i, id)| PatchInput {
             name: format!("p{i}"),
-            commit: Oid::from_str(id).expect("oid"),
+            body: PatchBody::Commit(Oid::from_str(id).expect("oid")),
             blocked_by: Vec::new(),
         })
         .collect();
@@ -88,7 +89,7 @@ pub(crate) fn check(
         .map(str::to_owned)
         .collect();
     for patch in &result.patches {
-        let from = &patch.from;
+        let from = patch.from.as_ref().expect("every patch here is a commit");
         let by_patch_id = matches!(
             patch.outcome,
             Outcome::Landed {
@@ -150,6 +151,7 @@ pub(crate) fn check(
                 }
             }
             Outcome::Landed { .. } | Outcome::Blocked { .. } => {}
+            Outcome::Error { problem } => panic!("{}: no patch file here: {problem:?}", patch.name),
         }
     }
     Ok(())
