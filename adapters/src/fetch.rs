@@ -17,6 +17,9 @@ pub enum FetchError {
     /// `git` could not be started.
     #[error("cannot run git")]
     Spawn(#[source] std::io::Error),
+    /// carry refuses to pass this to git.
+    #[error("{0}")]
+    Refused(String),
     /// `git` ran and failed.
     #[error("`git {args}` failed: {stderr}")]
     Failed {
@@ -42,7 +45,14 @@ pub fn ensure_repository(repo: &Path) -> Result<bool, FetchError> {
 /// Fetches `reference` (a branch or tag) and every tag of `source` (a URL or a path) into
 /// `repo`; returns nothing, the refs say what arrived.
 pub fn fetch_upstream(repo: &Path, source: &str, reference: &str) -> Result<(), FetchError> {
-    let heads = format!("+{reference}:{UPSTREAM_HEADS}{reference}");
+    if source.starts_with('-') {
+        return Err(FetchError::Refused(format!(
+            "upstream '{source}' starts with '-', which git would read as an option"
+        )));
+    }
+    // `main~3` is fetched as `main`; the suffix is resolved in the fetched history.
+    let name = carry_graph::manifest::revision_name(reference);
+    let heads = format!("+{name}:{UPSTREAM_HEADS}{name}");
     let tags = format!("+refs/tags/*:{UPSTREAM_TAGS}*");
     run(
         Some(repo),
@@ -52,6 +62,7 @@ pub fn fetch_upstream(repo: &Path, source: &str, reference: &str) -> Result<(), 
             "--no-tags",
             "--no-write-fetch-head",
             "--prune",
+            "--",
             source,
             &heads,
             &tags,

@@ -141,6 +141,19 @@ impl ProjectRepo {
         if let Some(oid) = ref_commit(&self.repo, &fetched) {
             return Some(oid);
         }
+        // `main~3`: `main` as fetched, then the suffix.
+        let name = carry_graph::manifest::revision_name(reference);
+        if name.len() < reference.len()
+            && let Some(oid) = ref_commit(&self.repo, &format!("{UPSTREAM_HEADS}{name}"))
+        {
+            return self
+                .repo
+                .revparse_single(&format!("{oid}{}", &reference[name.len()..]))
+                .ok()?
+                .peel_to_commit()
+                .ok()
+                .map(|commit| commit.id());
+        }
         let upstream = self.upstream.as_ref()?;
         resolve_in(upstream, reference, &[])
     }

@@ -256,7 +256,7 @@ fn bad_git_ref_names() {
             r#"[project.qemu]
 repo = "repos/qemu"
 upstream = { path = "../qemu", ref = "master..next" }
-series = { branch = "nfv carried", base = "v9.0.0~3" }
+series = { branch = "nfv carried", base = "v9.0.0:README" }
 "#,
         ),
     );

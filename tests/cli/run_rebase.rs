@@ -453,3 +453,143 @@ consumes = ["libvirt"]
         text.stdout
     );
 }
+
+/// A layer's patch directory as teams carry it: a plain diff whose hunk sits at an offset, a
+/// patch that does not apply to its own base, one that touches the same file after it, one
+/// that touches another file, and a `git format-patch` name holding `..`.
+///
+/// ```text
+/// 0001-offset.patch          a.c, written for a file 3 lines shorter    -> applied
+/// 0002-stale.patch           a.c, context the base does not have        -> error (file:line)
+/// 0003-after-stale.patch     a.c                                        -> blocked by 0002
+/// 0004-other.patch           b.c                                        -> applied
+/// 0005-with-openssl-3..patch c.c                                        -> applied
+/// ```
+#[test]
+fn a_patch_that_does_not_apply_is_that_patchs_error_not_the_projects() {
+    let workspace = TestWorkspace::new(
+        r#"[workspace]
+name = "layer"
+
+[project.busybox]
+repo = "repos/busybox"
+upstream = { path = "mirrors/busybox", ref = "main" }
+series = { dir = "patches", base = "v1" }
+"#,
+    );
+    let upstream = workspace.repo("mirrors/busybox");
+    let numbered = |n: usize| {
+        (1..=n)
+            .flat_map(|i| ["a ".to_owned(), i.to_string(), "\n".to_owned()])
+            .collect::<String>()
+    };
+    upstream.write("a.c", &format!("top 1\ntop 2\ntop 3\n{}", numbered(10)));
+    upstream.write("b.c", "b\n");
+    upstream.commit_file("c.c", "c\n", "import");
+    upstream.git(&["tag", "v1"]);
+    upstream.commit_file("NEWS", "v2\n", "upstream moves");
+    workspace.clone_repo("mirrors/busybox", "repos/busybox");
+    workspace.write(
+        "patches/0001-offset.patch",
+        "Upstream-Status: Pending\n\nIndex: busybox/a.c\n===================================================================\n--- busybox.orig/a.c\n+++ busybox/a.c\n@@ -4,7 +4,7 @@\n a 4\n a 5\n a 6\n-a 7\n+a seven\n a 8\n a 9\n a 10\n",
+    );
+    workspace.write(
+        "patches/0002-stale.patch",
+        "From: Old Hand <old@example.org>\nSubject: [PATCH] a: stale\n\n---\n a.c | 2 +-\n\ndiff --git a/a.c b/a.c\n--- a/a.c\n+++ b/a.c\n@@ -1,3 +1,3 @@\n top 1\n-top two\n+top 2!\n top 3\n",
+    );
+    workspace.write(
+        "patches/0003-after-stale.patch",
+        "From: Old Hand <old@example.org>\nSubject: [PATCH] a: after\n\ndiff --git a/a.c b/a.c\n--- a/a.c\n+++ b/a.c\n@@ -11,3 +11,4 @@\n a 8\n a 9\n a 10\n+a 11\n",
+    );
+    workspace.write(
+        "patches/0004-other.patch",
+        "Subject: b: other\n\n--- a/b.c\n+++ b/b.c\n@@ -1 +1 @@\n-b\n+B\n",
+    );
+    workspace.write(
+        "patches/0005-with-openssl-3..patch",
+        "Subject: c: build with openssl 3.\n\n--- a/c.c\n+++ b/c.c\n@@ -1 +1 @@\n-c\n+C\n",
+    );
+    workspace.write(
+        "patches/series",
+        "0001-offset.patch\n0002-stale.patch\n0003-after-stale.patch\n0004-other.patch\n0005-with-openssl-3..patch\n",
+    );
+    let validate = workspace.carry(&["validate"]);
+    assert_eq!(validate.code, 0, "{}{}", validate.stdout, validate.stderr);
+
+    let (code, json, stderr) = run_json(&workspace);
+    assert_eq!(code, 3, "{stderr}");
+    let project = &json["projects"][0];
+    assert_eq!(project["status"], "rebased", "{project}");
+    assert_eq!(
+        outcomes(&json, 0),
+        [
+            ("busybox/0001-offset", "applied"),
+            ("busybox/0002-stale", "error"),
+            ("busybox/0003-after-stale", "blocked"),
+            ("busybox/0004-other", "applied"),
+            ("busybox/0005-with-openssl-3.", "applied"),
+        ]
+        .map(|(id, outcome)| (id.to_owned(), outcome.to_owned()))
+    );
+    let stale = &project["patches"][1];
+    assert_eq!(stale["file"], "patches/0002-stale.patch");
+    assert_eq!(stale["line"], 7, "the section's `diff --git` line");
+    assert!(
+        stale["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("hunk #1")),
+        "{stale}"
+    );
+    assert_eq!(
+        project["patches"][2]["blocked_by"],
+        serde_json::json!(["busybox/0002-stale"])
+    );
+    // The candidate has the offset patch and the others, not the stale ones.
+    let repo = TestRepo::open(&workspace.path().join("repos/busybox"));
+    let candidate = project["result"].as_str().expect("result");
+    let a = repo.git(&["show", &format!("{candidate}:a.c")]);
+    assert!(
+        a.contains("a seven") && a.contains("top 2\n") && !a.contains("a 11"),
+        "{a}"
+    );
+    assert_eq!(repo.git(&["show", &format!("{candidate}:c.c")]), "C");
+
+    let text = workspace.carry(&["run", "--no-test", "--offline"]);
+    assert!(
+        text.stdout
+            .contains("error    busybox/0002-stale: patches/0002-stale.patch:7: "),
+        "{}",
+        text.stdout
+    );
+}
+
+/// `base` takes what `git rev-parse` takes for a commit: a remote-tracking branch with a
+/// suffix, here.
+#[test]
+fn a_base_may_be_any_revision_git_resolves() {
+    let workspace = TestWorkspace::new(
+        r#"[workspace]
+name = "revisions"
+
+[project.qemu]
+repo = "repos/qemu"
+upstream = { path = "mirrors/qemu", ref = "main" }
+series = { branch = "carried", base = "origin/main~1" }
+"#,
+    );
+    let upstream = workspace.repo("mirrors/qemu");
+    upstream.commit_file("a.c", "a\n", "import");
+    upstream.commit_file("b.c", "b\n", "second");
+    workspace.clone_repo("mirrors/qemu", "repos/qemu");
+    let project = TestRepo::open(&workspace.path().join("repos/qemu"));
+    project.git(&["checkout", "-q", "-b", "carried", "HEAD~1"]);
+    project.commit_file("c.c", "c\n", "carried: c");
+    let validate = workspace.carry(&["validate"]);
+    assert_eq!(validate.code, 0, "{}{}", validate.stdout, validate.stderr);
+    let (code, json, stderr) = run_json(&workspace);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        outcomes(&json, 0),
+        [("qemu/carried-c".to_owned(), "applied".to_owned())]
+    );
+}

@@ -380,7 +380,7 @@ impl Validator<'_> {
                 let reference = match &upstream.reference {
                     Some(reference) => {
                         spans.upstream_ref = reference.span.clone();
-                        self.reference(reference, "upstream.ref")
+                        self.revision(reference, "upstream.ref")
                     }
                     None if seen(&upstream.seen, "ref") => None,
                     None => {
@@ -455,7 +455,7 @@ impl Validator<'_> {
                 };
                 let base = series.base.as_ref().map(|base| {
                     spans.base = base.span.clone();
-                    self.reference(base, "series.base")
+                    self.revision(base, "series.base")
                 });
                 match (source, base) {
                     (Some(source), None) => Some(Series { source, base: None }),
@@ -572,6 +572,22 @@ impl Validator<'_> {
                     .to_owned(),
             );
             None
+        }
+    }
+
+    fn revision(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
+        match check_revision(&raw.value) {
+            Ok(()) => Some(raw.value.clone()),
+            Err(why) => {
+                self.error(
+                    raw.span.clone(),
+                    format!(
+                        "'{key}' = \"{}\" is not a revision git resolves: {why}",
+                        raw.value
+                    ),
+                );
+                None
+            }
         }
     }
 
@@ -704,6 +720,64 @@ fn closing_pair<T>(members: &[T]) -> Option<(&T, &T)> {
         [.., a, b] => Some((a, b)),
         _ => None,
     }
+}
+
+/// The ref name a revision starts with: `v9.0.0` of `v9.0.0~3`, `origin/main` of
+/// `origin/main^{}`; the whole text when it has no suffix.
+pub fn revision_name(revision: &str) -> &str {
+    let end = revision
+        .find(['~', '^', ':'])
+        .into_iter()
+        .chain(revision.find("@{"))
+        .min()
+        .unwrap_or(revision.len());
+    &revision[..end]
+}
+
+/// Checks a revision as `git rev-parse` would take it for a commit: a ref name (or commit id)
+/// followed by `~N`, `^N`, `^{}`, `^{commit}` or `@{…}` suffixes. Ranges, paths (`:`) and
+/// options are refused.
+pub fn check_revision(revision: &str) -> Result<(), &'static str> {
+    if revision.starts_with('-') {
+        return Err("it starts with '-'");
+    }
+    if revision.contains("..") {
+        return Err("it is a range ('..'); name one commit");
+    }
+    if revision.contains(':') {
+        return Err("it contains ':' (a path in a commit, not a commit)");
+    }
+    let name = revision_name(revision);
+    if name.is_empty() && !revision.starts_with("@{") {
+        return Err("it names no ref or commit before its suffix");
+    }
+    if !name.is_empty() {
+        check_ref_name(name)?;
+    }
+    let suffix = &revision[name.len()..];
+    let mut rest = suffix;
+    while !rest.is_empty() {
+        let digits =
+            |text: &str| text.len() - text.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if let Some(after) = rest.strip_prefix('~').or_else(|| rest.strip_prefix('^')) {
+            if let Some(braced) = after.strip_prefix('{') {
+                let Some(close) = braced.find('}') else {
+                    return Err("it has an unclosed '{'");
+                };
+                rest = &braced[close + 1..];
+            } else {
+                rest = &after[digits(after)..];
+            }
+        } else if let Some(braced) = rest.strip_prefix("@{") {
+            let Some(close) = braced.find('}') else {
+                return Err("it has an unclosed '@{'");
+            };
+            rest = &braced[close + 1..];
+        } else {
+            return Err("it has a suffix git does not take for a commit");
+        }
+    }
+    Ok(())
 }
 
 /// git's ref-name rules (`git check-ref-format`), for one component or a path of them.
