@@ -76,12 +76,7 @@ fn content(
     match entry_at(tree, path) {
         Err(()) => Ok(Err(())),
         Ok(None) => Ok(Ok(None)),
-        Ok(Some(entry)) => {
-            let blob = repo
-                .find_blob(entry.id)
-                .map_err(GitError::git("reading a blob"))?;
-            Ok(Ok(Some(blob.content().to_vec())))
-        }
+        Ok(Some(entry)) => Ok(Ok(Some(crate::rebase::merge::read_content(repo, entry)?))),
     }
 }
 
@@ -121,12 +116,7 @@ fn trial_conflicts(
             return Ok(true);
         };
         let after = match change.after {
-            Some(entry) => Some(
-                repo.find_blob(entry.id)
-                    .map_err(GitError::git("reading a blob"))?
-                    .content()
-                    .to_vec(),
-            ),
+            Some(entry) => Some(crate::rebase::merge::read_content(repo, entry)?),
             None => None,
         };
         let Some(with_series) = merge_optional(&old_c, &at_c, &parent_c) else {

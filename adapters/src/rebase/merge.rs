@@ -51,6 +51,8 @@ pub enum ConflictKind {
     Binary,
     /// A file on one side is a directory, symlink or submodule on the other.
     Type,
+    /// Both sides moved a submodule to different commits.
+    Submodule,
 }
 
 /// One side of a conflicting hunk, trimmed.
@@ -93,6 +95,22 @@ pub(crate) struct PathChange {
     pub(crate) path: String,
     pub(crate) before: Option<Entry>,
     pub(crate) after: Option<Entry>,
+}
+
+/// A submodule entry (a gitlink): its id names a commit of another repository.
+pub(crate) const GITLINK: i32 = 0o160_000;
+
+/// An entry's content as git diffs it: a blob's bytes, or `Subproject commit <id>` for a
+/// submodule, whose commit is not in this repository.
+pub(crate) fn read_content(repo: &Repository, entry: Entry) -> Result<Vec<u8>, GitError> {
+    if entry.mode == GITLINK {
+        return Ok(format!("Subproject commit {}\n", entry.id).into_bytes());
+    }
+    Ok(repo
+        .find_blob(entry.id)
+        .map_err(GitError::git("reading a blob"))?
+        .content()
+        .to_vec())
 }
 
 /// The entry at `path` in `tree`: `Ok(None)` when absent, `Err(())` when it is a directory.
@@ -140,6 +158,11 @@ pub(crate) fn merge_changes(
     if replaces_file_with_directory {
         return Ok(TreeMerge::NeedsFullMerge);
     }
+    // A patch that deletes one path and adds another may be renaming: if upstream changed what
+    // it deletes, the rename-following merge decides, as `ort` follows the rename.
+    let adds_a_path = changes
+        .iter()
+        .any(|change| change.before.is_none() && change.after.is_some());
     let mut update = git2::build::TreeUpdateBuilder::new();
     let mut conflicts = Vec::new();
     let mut updates = 0usize;
@@ -176,6 +199,13 @@ pub(crate) fn merge_changes(
             PathMerge::Remove => {
                 update.remove(change.path.as_str());
                 updates += 1;
+            }
+            PathMerge::Conflict(conflict)
+                if conflict.kind == ConflictKind::ModifyDelete
+                    && change.after.is_none()
+                    && adds_a_path =>
+            {
+                return Ok(TreeMerge::NeedsFullMerge);
             }
             PathMerge::Conflict(conflict) => conflicts.push(conflict),
             PathMerge::Missing => return Ok(TreeMerge::NeedsFullMerge),
@@ -245,6 +275,9 @@ fn merge_path(
         // The patch removes what upstream modified.
         (Some(_), Some(_), None) => Ok(conflict(ConflictKind::ModifyDelete)),
         (_, Some(o), Some(t)) => {
+            if o.mode == GITLINK && t.mode == GITLINK {
+                return Ok(conflict(ConflictKind::Submodule));
+            }
             if !(o.is_blob() && t.is_blob() && base.is_none_or(Entry::is_blob)) {
                 return Ok(conflict(ConflictKind::Type));
             }

@@ -349,27 +349,18 @@ pub fn rebase_series_with_progress(
                 other => other,
             };
             match merged {
-                TreeMerge::Clean(tree) if tree == tip_tree.id() => Outcome::Landed {
-                    upstream_commit: index
-                        .touching(repo, paths.iter().map(String::as_str))?
-                        .last()
-                        .map(ToString::to_string),
-                    by: LandedBy::Empty,
-                },
+                // A commit that was empty in the series stays, as `git rebase` keeps it.
+                TreeMerge::Clean(tree) if tree == tip_tree.id() && !changes.is_empty() => {
+                    Outcome::Landed {
+                        upstream_commit: index
+                            .touching(repo, paths.iter().map(String::as_str))?
+                            .last()
+                            .map(ToString::to_string),
+                        by: LandedBy::Empty,
+                    }
+                }
                 TreeMerge::Clean(tree) => {
-                    let tree = repo
-                        .find_tree(tree)
-                        .map_err(GitError::git("reading a merged tree"))?;
-                    let id = repo
-                        .commit(
-                            None,
-                            &commit.author(),
-                            &commit.committer(),
-                            &message,
-                            &tree,
-                            &[&tip],
-                        )
-                        .map_err(GitError::git("writing a rebased commit"))?;
+                    let id = rebased_commit(repo, &commit, tree, tip.id())?;
                     tip = repo
                         .find_commit(id)
                         .map_err(GitError::git("reading a rebased commit"))?;
@@ -449,6 +440,37 @@ pub fn rebase_series_with_progress(
     })
 }
 
+/// `original` on a new tree and parent: its author, committer, `encoding` and message kept
+/// byte for byte (a message need not be UTF-8); a signature and other headers do not carry
+/// over, as `git rebase` drops them.
+fn rebased_commit(
+    repo: &Repository,
+    original: &git2::Commit<'_>,
+    tree: Oid,
+    parent: Oid,
+) -> Result<Oid, GitError> {
+    let mut raw = format!("tree {tree}\nparent {parent}\n").into_bytes();
+    let mut keep = false;
+    for line in original.raw_header_bytes().split_inclusive(|&b| b == b'\n') {
+        if !line.starts_with(b" ") {
+            keep = [&b"author "[..], b"committer ", b"encoding "]
+                .iter()
+                .any(|key| line.starts_with(key));
+        }
+        if keep {
+            raw.extend_from_slice(line);
+            if !line.ends_with(b"\n") {
+                raw.push(b'\n');
+            }
+        }
+    }
+    raw.push(b'\n');
+    raw.extend_from_slice(original.message_raw_bytes());
+    repo.odb()
+        .and_then(|odb| odb.write(git2::ObjectType::Commit, &raw))
+        .map_err(GitError::git("writing a rebased commit"))
+}
+
 fn trailers(message: &str, key: &str) -> Vec<String> {
     let Ok(found) = git2::message_trailers_strs(message) else {
         return Vec::new();
@@ -478,6 +500,8 @@ fn full_merge(
 ) -> Result<TreeMerge, GitError> {
     let mut options = git2::MergeOptions::new();
     options.find_renames(true);
+    // git's merge.renameLimit default; libgit2's own (200) gives up on a large reorganisation.
+    options.target_limit(7000);
     let mut merged = repo
         .merge_trees(base, ours, theirs, Some(&options))
         .map_err(GitError::git("merging trees"))?;

@@ -14,6 +14,7 @@ use git2::Repository;
 use super::tree_diff::tree_changes;
 use crate::git::GitError;
 use crate::rebase::merge::is_binary;
+use crate::rebase::merge::read_content;
 
 /// The patch-id of `commit` against its first parent (its whole tree for a root commit);
 /// `None` when it changes nothing.
@@ -55,10 +56,10 @@ pub(crate) fn commit_patch_id(
             hash.update(b"newmode");
             hash.update(format!("{new_mode:06o}").as_bytes());
         }
-        let old_blob = blob(repo, old_id)?;
-        let new_blob = blob(repo, new_id)?;
-        let binary = old_blob.as_ref().is_some_and(|b| is_binary(b.content()))
-            || new_blob.as_ref().is_some_and(|b| is_binary(b.content()));
+        let old_blob = change.before.map(|e| read_content(repo, e)).transpose()?;
+        let new_blob = change.after.map(|e| read_content(repo, e)).transpose()?;
+        let binary = old_blob.as_deref().is_some_and(is_binary)
+            || new_blob.as_deref().is_some_and(is_binary);
         if binary {
             hash.update(old_id.to_string().as_bytes());
             hash.update(new_id.to_string().as_bytes());
@@ -81,9 +82,9 @@ pub(crate) fn commit_patch_id(
             options.context_lines(3).interhunk_lines(0);
             let as_path = std::path::Path::new(&change.path);
             let file_patch = git2::Patch::from_buffers(
-                old_blob.as_ref().map_or(&[][..], git2::Blob::content),
+                old_blob.as_deref().unwrap_or_default(),
                 Some(as_path),
-                new_blob.as_ref().map_or(&[][..], git2::Blob::content),
+                new_blob.as_deref().unwrap_or_default(),
                 Some(as_path),
                 Some(&mut options),
             )
@@ -123,13 +124,4 @@ fn without_space(bytes: &[u8]) -> Vec<u8> {
         .copied()
         .filter(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
         .collect()
-}
-
-fn blob(repo: &Repository, id: Oid) -> Result<Option<git2::Blob<'_>>, GitError> {
-    if id.is_zero() {
-        return Ok(None);
-    }
-    repo.find_blob(id)
-        .map(Some)
-        .map_err(GitError::git("reading a blob"))
 }

@@ -580,3 +580,168 @@ fn upstream_makes_a_directory_where_the_patch_deletes_or_changes_the_file() {
     let result = run(&repo, &base);
     assert_eq!(kinds(&result), ["landed-empty", "conflict", "applied"]);
 }
+
+/// ```text
+/// base (old.c) --- upstream edits old.c line 2                 main
+///             \--- the patch renames old.c to new.c            series
+/// ```
+/// git's `ort` follows the patch's rename and carries upstream's edit into new.c.
+#[test]
+fn a_patch_that_renames_a_file_upstream_edited_follows_the_rename() {
+    let text = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\n";
+    let (_dir, repo, base) = history(
+        &[("old.c", text), ("other.c", "x\n")],
+        |r| {
+            r.commit_file("old.c", &text.replace("two", "TWO"), "upstream: two");
+        },
+        |r| {
+            r.git(&["mv", "old.c", "new.c"]);
+            r.git(&["commit", "-q", "-m", "patch: rename"]);
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied"]);
+}
+
+/// Upstream moves 300 files at once (beyond libgit2's default rename limit of 200), one of
+/// which the patch edits: git follows the rename, and so does carry.
+#[test]
+fn a_large_upstream_reorganisation_still_follows_renames() {
+    let files: Vec<(String, String)> = (0..300)
+        .map(|i| {
+            (
+                format!("drivers/nfp/f{i}.c"),
+                (0..12).fold(String::new(), |mut text, line| {
+                    text.push_str(&format!("file {i} line {line}\n"));
+                    text
+                }),
+            )
+        })
+        .collect();
+    let base_files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(path, text)| (path.as_str(), text.as_str()))
+        .collect();
+    let edited = files[7].1.replace("line 5\n", "line five\n");
+    let (_dir, repo, base) = history(
+        &base_files,
+        |r| {
+            r.git(&["mv", "drivers/nfp", "drivers/flower"]);
+            r.git(&["commit", "-q", "-m", "reorganise"]);
+        },
+        |r| {
+            r.commit_file("drivers/nfp/f7.c", &edited, "patch: f7");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied"]);
+}
+
+/// ```text
+/// base (sub at X) --- upstream moves sub to Y, edits a.c       main
+///                \--- patch 1 moves sub to Z                   series
+///                 \-- patch 2 edits a.c elsewhere
+/// ```
+/// Both moving the submodule is a conflict, as in git; the gitlink is never read as a blob.
+#[test]
+fn submodules_moved_on_both_sides_conflict_as_in_git() {
+    let gitlink = |r: &TestRepo, commit: &str| {
+        r.git(&[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{commit},sub"),
+        ]);
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = TestRepo::init(dir.path());
+    repo.write("a.c", "one\ntwo\nthree\nfour\nfive\nsix\n");
+    repo.git(&["add", "-A"]);
+    gitlink(&repo, &"1".repeat(40));
+    repo.git(&["commit", "-q", "-m", "base"]);
+    let base = repo.head();
+    repo.git(&["checkout", "-q", "-b", "series"]);
+    gitlink(&repo, &"3".repeat(40));
+    repo.git(&["commit", "-q", "-m", "patch: move sub"]);
+    repo.write("a.c", "one\ntwo\nthree\nfour\nfive\nSIX\n");
+    repo.git(&["add", "a.c"]);
+    repo.git(&["commit", "-q", "-m", "patch: six"]);
+    repo.git(&["checkout", "-q", "main"]);
+    gitlink(&repo, &"2".repeat(40));
+    repo.write("a.c", "ONE\ntwo\nthree\nfour\nfive\nsix\n");
+    repo.git(&["add", "a.c"]);
+    repo.git(&["commit", "-q", "-m", "upstream: move sub"]);
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["conflict", "applied"]);
+}
+
+/// A commit that was already empty in the series stays in it, as `git rebase` keeps it.
+#[test]
+fn a_commit_empty_in_the_series_stays() {
+    let (_dir, repo, base) = history(
+        &[("a.c", "a\n")],
+        |r| {
+            r.commit_file("b.c", "b\n", "upstream: b");
+        },
+        |r| {
+            r.git(&[
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "marker: nothing changes",
+            ]);
+            r.commit_file("a.c", "A\n", "patch: a");
+        },
+    );
+    let result = oracle::rebase(&repo, &base, "series", "main");
+    assert_eq!(kinds(&result), ["applied", "applied"]);
+    let Outcome::Applied { to } = &result.patches[0].outcome else {
+        unreachable!("checked above");
+    };
+    assert_eq!(
+        repo.git(&["rev-parse", &format!("{to}^{{tree}}")]),
+        repo.git(&["rev-parse", "main^{tree}"]),
+        "the empty commit sits on upstream's tip"
+    );
+}
+
+/// A commit written in another encoding keeps its `encoding` header and its message bytes.
+#[test]
+fn a_latin1_commit_keeps_its_encoding_and_message_bytes() {
+    let (_dir, repo, base) = history(
+        &[("a.c", "a\n")],
+        |r| {
+            r.commit_file("b.c", "b\n", "upstream: b");
+        },
+        |r| {
+            r.write("a.c", "A\n");
+            r.git(&["add", "a.c"]);
+            let message = r.path.join("message");
+            std::fs::write(&message, b"caf\xe9: fix\n\nna\xefve body\n").expect("write");
+            r.git(&[
+                "-c",
+                "i18n.commitEncoding=ISO-8859-1",
+                "commit",
+                "-q",
+                "-F",
+                &message.display().to_string(),
+            ]);
+        },
+    );
+    let result = run(&repo, &base);
+    let Outcome::Applied { to } = &result.patches[0].outcome else {
+        panic!("applied: {:?}", result.patches[0].outcome);
+    };
+    let raw = |rev: &str| {
+        repo.git_output(&["cat-file", "commit", rev])
+            .stdout
+            .split(|&b| b == b'\n')
+            .skip_while(|line| !line.starts_with(b"encoding"))
+            .flatten()
+            .copied()
+            .collect::<Vec<u8>>()
+    };
+    assert_eq!(raw(to), raw("series"));
+    assert!(raw(to).starts_with(b"encoding ISO-8859-1"));
+}
