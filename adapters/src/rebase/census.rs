@@ -37,7 +37,34 @@ pub(crate) fn first_bad(
             .map_err(GitError::git("reading an upstream tree"))?;
         trial_conflicts(repo, &old_tree, &tree, parent, changes)
     };
-    // Lower bound: the first index whose trial conflicts, assuming once broken, stays broken.
+    let Some(culprit) = first_conflicting(&line, &conflicts_at)? else {
+        return Ok(None);
+    };
+    // A merge: the culprit is on the branch it merged, when one of that branch's commits
+    // conflicts on its own (as `git bisect` would look there).
+    let merge = repo
+        .find_commit(culprit)
+        .map_err(GitError::git("reading an upstream commit"))?;
+    if merge.parent_count() > 1 {
+        let (Ok(mainline), Ok(side)) = (merge.parent_id(0), merge.parent_id(1)) else {
+            return Ok(Some(culprit));
+        };
+        if let Ok(fork) = repo.merge_base(mainline, side) {
+            let side_line = first_parent_line(repo, fork, side)?;
+            if let Some(on_side) = first_conflicting(&side_line, &conflicts_at)? {
+                return Ok(Some(on_side));
+            }
+        }
+    }
+    Ok(Some(culprit))
+}
+
+/// The first of `line` whose trial conflicts, by bisection (once broken, assumed to stay
+/// broken); `None` when the last one does not conflict.
+fn first_conflicting(
+    line: &[Oid],
+    conflicts_at: &dyn Fn(Oid) -> Result<bool, GitError>,
+) -> Result<Option<Oid>, GitError> {
     let (mut low, mut high) = (0usize, line.len());
     if high == 0 || !conflicts_at(line[high - 1])? {
         return Ok(None);

@@ -55,9 +55,14 @@ pub struct CommitFacts {
     pub change_id: Option<String>,
     /// Its subject, normalized.
     pub subject_key: String,
-    /// Whether it is a merge (merges are not matched).
+    /// Whether it is a merge (merges are not matched by patch-id; their own changes, the
+    /// paths that differ from every parent, are in `paths`).
     #[serde(default)]
     pub merge: bool,
+    /// Whether a merge's own changes were computed (caches written before they were are
+    /// filled again).
+    #[serde(default)]
+    pub merge_paths: bool,
 }
 
 /// One upstream commit of the moved range.
@@ -75,7 +80,8 @@ pub struct UpstreamIndex {
     by_path: HashMap<String, Vec<usize>>,
     by_change_id: HashMap<String, usize>,
     by_subject: HashMap<String, usize>,
-    pub(crate) to: Oid,
+    /// Every commit of the range, merges included: only they count as a named reference.
+    in_range: HashSet<Oid>,
 }
 
 impl UpstreamIndex {
@@ -100,22 +106,36 @@ impl UpstreamIndex {
             by_path: HashMap::new(),
             by_change_id: HashMap::new(),
             by_subject: HashMap::new(),
-            to,
+            in_range: HashSet::new(),
         };
         let ids: Vec<Oid> = walk
             .collect::<Result<_, _>>()
             .map_err(GitError::git("walking upstream"))?;
         let within = directories_of(interesting);
         fill_cache(repo, &ids, cache, &within)?;
+        index.in_range.extend(ids.iter().copied());
         for id in ids {
             let key = id.to_string();
             let Some(facts) = cache.commits.get(&key) else {
                 continue;
             };
+            let position = index.commits.len();
             if facts.merge {
+                // A merge's own changes count for "which commits touched this path"; it is
+                // never a patch-id or Change-Id match, as `git cherry` leaves merges out.
+                for path in &facts.paths {
+                    index
+                        .by_path
+                        .entry(path.clone())
+                        .or_default()
+                        .push(position);
+                }
+                index.commits.push(UpstreamCommit {
+                    id,
+                    known_paths: None,
+                });
                 continue;
             }
-            let position = index.commits.len();
             for path in &facts.paths {
                 index
                     .by_path
@@ -205,11 +225,9 @@ impl UpstreamIndex {
             let Ok(upstream) = object.peel_to_commit() else {
                 continue;
             };
-            if upstream.id() == self.to
-                || repo
-                    .graph_descendant_of(self.to, upstream.id())
-                    .unwrap_or(false)
-            {
+            // Only a commit upstream gained in this move counts: an id that resolves to
+            // anything else (an older commit, a bug number that happens to be hex) does not.
+            if self.in_range.contains(&upstream.id()) {
                 return Ok(Some((Some(upstream.id()), LandedBy::CherryPick)));
             }
         }
@@ -255,6 +273,86 @@ impl UpstreamIndex {
     }
 }
 
+/// The hunks of `patch` that `upstream` does not have (compared by their changed lines, path
+/// by path, without context): what a downstream copy added to a change it names as landed.
+/// Each is `path @@ -a,b +c,d @@`.
+pub(crate) fn hunks_not_upstream(
+    repo: &Repository,
+    patch: &git2::Commit<'_>,
+    upstream: Oid,
+    paths: &[String],
+) -> Result<Vec<String>, GitError> {
+    let upstream = repo
+        .find_commit(upstream)
+        .map_err(GitError::git("reading an upstream commit"))?;
+    let theirs: HashSet<(String, Vec<Vec<u8>>)> = commit_hunks(repo, &upstream, paths)?
+        .into_iter()
+        .map(|(path, _, lines)| (path, lines))
+        .collect();
+    let theirs_anywhere: HashSet<&Vec<Vec<u8>>> = theirs.iter().map(|(_, lines)| lines).collect();
+    Ok(commit_hunks(repo, patch, paths)?
+        .into_iter()
+        .filter(|(path, _, lines)| {
+            !theirs.contains(&(path.clone(), lines.clone())) && !theirs_anywhere.contains(lines)
+        })
+        .map(|(path, header, _)| format!("{path} {header}"))
+        .collect())
+}
+
+/// Each hunk of `commit` (against its first parent, no context) within `paths`: its path,
+/// header and changed lines.
+type Hunks = Vec<(String, String, Vec<Vec<u8>>)>;
+
+fn commit_hunks(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    paths: &[String],
+) -> Result<Hunks, GitError> {
+    let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
+    let parent = match commit.parent(0) {
+        Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
+        Err(_) => None,
+    };
+    let mut options = git2::DiffOptions::new();
+    options.context_lines(0).disable_pathspec_match(true);
+    for path in paths {
+        options.pathspec(path);
+    }
+    let diff = repo
+        .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut options))
+        .map_err(GitError::git("diffing a commit"))?;
+    let mut hunks = Vec::new();
+    for index in 0..diff.deltas().len() {
+        let Some(file) =
+            git2::Patch::from_diff(&diff, index).map_err(GitError::git("diffing a commit"))?
+        else {
+            continue;
+        };
+        let path = file
+            .delta()
+            .new_file()
+            .path_bytes()
+            .or_else(|| file.delta().old_file().path_bytes())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .unwrap_or_default();
+        for hunk in 0..file.num_hunks() {
+            let (header, lines) = file.hunk(hunk).map_err(GitError::git("diffing a commit"))?;
+            let header = String::from_utf8_lossy(header.header()).trim().to_owned();
+            let mut changed = Vec::with_capacity(lines);
+            for line in 0..lines {
+                let line = file
+                    .line_in_hunk(hunk, line)
+                    .map_err(GitError::git("diffing a commit"))?;
+                let mut bytes = vec![u8::try_from(line.origin()).unwrap_or(b' ')];
+                bytes.extend_from_slice(line.content());
+                changed.push(bytes);
+            }
+            hunks.push((path.clone(), header, changed));
+        }
+    }
+    Ok(hunks)
+}
+
 /// Every directory holding one of `paths`, as `a/` and `a/b/` for `a/b/c`.
 fn directories_of<'p>(paths: impl IntoIterator<Item = &'p str>) -> HashSet<String> {
     let mut dirs = HashSet::new();
@@ -296,10 +394,11 @@ fn fill_cache(
     for &id in ids {
         let key = id.to_string();
         let known = cache.commits.get(&key).is_some_and(|facts| {
-            !facts
-                .paths
-                .iter()
-                .any(|path| path.ends_with('/') && within.contains(path))
+            (!facts.merge || facts.merge_paths)
+                && !facts
+                    .paths
+                    .iter()
+                    .any(|path| path.ends_with('/') && within.contains(path))
         });
         if !known {
             let facts = commit_facts(repo, id, &mut trees, &mut tree_of, within)?;
@@ -321,8 +420,26 @@ fn commit_facts(
         .map_err(GitError::git("reading an upstream commit"))?;
     tree_of.insert(id, commit.tree_id());
     if commit.parent_count() > 1 {
+        // Its own changes: paths that differ from every parent (an evil merge, a conflict
+        // resolution), as `git log --cc` shows them.
+        let mut own: Option<HashSet<String>> = None;
+        for parent in commit.parents() {
+            let changed: HashSet<String> = trees
+                .changes_within(Some(parent.tree_id()), Some(commit.tree_id()), Some(within))?
+                .into_iter()
+                .map(|change| change.path)
+                .collect();
+            own = Some(match own {
+                None => changed,
+                Some(own) => own.intersection(&changed).cloned().collect(),
+            });
+        }
+        let mut paths: Vec<String> = own.unwrap_or_default().into_iter().collect();
+        paths.sort();
         return Ok(CommitFacts {
+            paths,
             merge: true,
+            merge_paths: true,
             ..CommitFacts::default()
         });
     }
@@ -347,6 +464,7 @@ fn commit_facts(
         change_id: trailer(&message, "Change-Id"),
         subject_key: subject_key(commit.summary().unwrap_or("")),
         merge: false,
+        merge_paths: false,
     })
 }
 
@@ -372,31 +490,38 @@ pub fn patch_id(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Option<O
     super::patch_id::commit_patch_id(repo, commit)
 }
 
-/// Upstream commit ids a message names: cherry-pick lines, `Git-commit:` and
-/// `Applied-Upstream:` trailers (whose value may be a URL ending in the id).
-fn named_upstream_commits(message: &str) -> Vec<String> {
+/// Upstream commit ids a message names: cherry-pick lines, `Git-commit:`,
+/// `Applied-Upstream:` and `Upstream-Status: Backport [...]` (a full or abbreviated id, or a
+/// commit URL). Each is only a candidate: it counts when it resolves to a commit of the moved
+/// range.
+pub(crate) fn named_upstream_commits(message: &str) -> Vec<String> {
     let mut named = Vec::new();
     for line in message.lines() {
         let line = line.trim();
         let value = if let Some(rest) = line.strip_prefix("(cherry picked from commit ") {
             rest.trim_end_matches(')')
         } else if let Some((key, value)) = line.split_once(':') {
+            let key = key.trim();
             if key.eq_ignore_ascii_case("Git-commit")
                 || key.eq_ignore_ascii_case("Applied-Upstream")
+                || key.eq_ignore_ascii_case("Backported-from")
             {
                 value
+            } else if key.eq_ignore_ascii_case("Upstream-Status")
+                && value
+                    .trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("backport")
+            {
+                value.trim_start()["backport".len()..].trim()
             } else {
                 continue;
             }
         } else {
             continue;
         };
-        for token in value.split(|c: char| !c.is_ascii_hexdigit()) {
-            if (7..=40).contains(&token.len())
-                && token
-                    .chars()
-                    .any(|c| c.is_ascii_alphabetic() || c.is_ascii_digit())
-            {
+        for token in value.split(|c: char| !c.is_ascii_alphanumeric()) {
+            if (7..=40).contains(&token.len()) && token.chars().all(|c| c.is_ascii_hexdigit()) {
                 named.push(token.to_ascii_lowercase());
             }
         }

@@ -336,6 +336,26 @@ pub fn rebase_series_with_progress(
         let landed = index.find(repo, &commit, &paths, cache)?;
         landed_time += finding.elapsed();
         let outcome = if let Some((upstream, by)) = landed {
+            // Named or matched by Change-Id, yet a different diff: say what the downstream
+            // copy has that upstream's commit does not, before it is dropped.
+            if let (Some(upstream), LandedBy::CherryPick | LandedBy::ChangeId) = (upstream, by)
+                && landed::patch_id(repo, &commit)? != {
+                    let upstream = repo
+                        .find_commit(upstream)
+                        .map_err(GitError::git("reading an upstream commit"))?;
+                    landed::patch_id(repo, &upstream)?
+                }
+            {
+                let extra = landed::hunks_not_upstream(repo, &commit, upstream, &paths)?;
+                if !extra.is_empty() {
+                    notes.push(format!(
+                        "landed upstream as {}, but {} hunk(s) of this copy are not in it: {}",
+                        &upstream.to_string()[..12],
+                        extra.len(),
+                        extra.join("; ")
+                    ));
+                }
+            }
             Outcome::Landed {
                 upstream_commit: upstream.map(|id| id.to_string()),
                 by,

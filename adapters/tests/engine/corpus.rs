@@ -236,6 +236,207 @@ fn change_id_and_cherry_pick_trailers_land_before_any_merge() {
         panic!("landed");
     };
     assert_eq!(upstream_commit.as_deref(), Some(upstream_b.as_str()));
+    // The Change-Id copy differs from what upstream took: the note says which hunk.
+    assert!(
+        result.patches[0]
+            .notes
+            .iter()
+            .any(|note| note.contains("1 hunk(s) of this copy are not in it: a.c @@ -2 +2 @@")),
+        "{:?}",
+        result.patches[0].notes
+    );
+}
+
+/// References as layers write them: `Upstream-Status: Backport [URL]` names an upstream
+/// commit of the move (landed, although a merge would conflict); an id of a commit upstream
+/// had before the series' base, or a bug number, is no reference.
+#[test]
+fn backport_references_count_only_inside_the_moved_range() {
+    let (_dir, repo, base) = history(
+        &[
+            (
+                "a.c",
+                "1
+2
+3
+4
+5
+6
+7
+8
+",
+            ),
+            (
+                "b.c", "b
+",
+            ),
+        ],
+        |r| {
+            r.commit_file(
+                "a.c",
+                "1
+2 v2
+3
+4
+5
+6
+7
+8
+",
+                "fix two upstream",
+            );
+            r.commit_file(
+                "a.c",
+                "1
+2 v3
+3
+4
+5
+6
+7
+8
+",
+                "rework two again",
+            );
+        },
+        |_| {},
+    );
+    let fix = repo.git(&["rev-parse", "main~1"]);
+    let old = repo.git(&["rev-parse", &base]);
+    repo.git(&["checkout", "-q", "series"]);
+    repo.commit_file(
+        "a.c",
+        "1
+2 v1
+3
+4
+5
+6
+7
+8
+",
+        &format!(
+            "fix two
+
+Upstream-Status: Backport [https://gitlab.example.org/p/-/commit/{}]",
+            &fix[..10]
+        ),
+    );
+    repo.commit_file(
+        "b.c",
+        "b mine
+",
+        &format!(
+            "b: mine
+
+Applied-Upstream: {old}
+Bug: 1234567"
+        ),
+    );
+    repo.git(&["checkout", "-q", "main"]);
+    let result = oracle::rebase(&repo, &base, "series", "main");
+    assert_eq!(kinds(&result), ["landed-cherry-pick", "applied"]);
+}
+
+/// ```text
+/// base --- M1 ------------- M (merge: also edits c.c itself) --- main
+///      \--- S1 --- S2 (a.c line 2) --/
+/// ```
+/// The conflict's culprit is S2 on the merged branch, not the merge; the merge's own change
+/// to c.c is an upstream commit touching c.c.
+#[test]
+fn culprits_on_merged_branches_and_the_changes_merges_make() {
+    let (_dir, repo, base) = history(
+        &[
+            (
+                "a.c",
+                "1
+2
+3
+4
+5
+6
+7
+8
+",
+            ),
+            (
+                "c.c", "c
+",
+            ),
+            (
+                "d.c", "d
+",
+            ),
+        ],
+        |r| {
+            r.git(&["checkout", "-q", "-b", "side"]);
+            r.commit_file(
+                "d.c", "d side
+", "S1",
+            );
+            r.commit_file(
+                "a.c",
+                "1
+2 side
+3
+4
+5
+6
+7
+8
+",
+                "S2",
+            );
+            r.git(&["checkout", "-q", "main"]);
+            r.commit_file(
+                "b.c", "b
+", "M1",
+            );
+            r.git(&["merge", "-q", "--no-ff", "--no-commit", "side"]);
+            r.write(
+                "c.c",
+                "c merged
+",
+            );
+            r.git(&["add", "c.c"]);
+            r.git(&["commit", "-q", "-m", "M"]);
+        },
+        |r| {
+            r.commit_file(
+                "a.c",
+                "1
+2 mine
+3
+4
+5
+6
+7
+8
+",
+                "patch: two",
+            );
+            r.commit_file(
+                "c.c", "c mine
+", "patch: c",
+            );
+        },
+    );
+    let s2 = repo.git(&["rev-parse", "side"]);
+    let merge = repo.git(&["rev-parse", "main"]);
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["conflict", "conflict"]);
+    let Outcome::Conflict { first_bad, .. } = &result.patches[0].outcome else {
+        unreachable!("checked above");
+    };
+    assert_eq!(first_bad.as_deref(), Some(s2.as_str()));
+    let Outcome::Conflict {
+        upstream_commits, ..
+    } = &result.patches[1].outcome
+    else {
+        unreachable!("checked above");
+    };
+    assert_eq!(upstream_commits, &[merge]);
 }
 
 #[test]
