@@ -24,6 +24,7 @@ pub mod git;
 pub mod lock;
 pub mod pack;
 pub mod patchfile;
+pub mod paths;
 pub mod process;
 pub mod publish;
 pub mod rebase;

@@ -101,7 +101,7 @@ pub fn apply_patch_files(
             Ok(patch) => patch
                 .paths()
                 .iter()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .map(|p| crate::paths::to_text(p))
                 .collect(),
             Err(_) => patchfile::mentioned_paths(&input.bytes, input.strip),
         };

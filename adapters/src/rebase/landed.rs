@@ -316,7 +316,7 @@ fn commit_hunks(
     let mut options = git2::DiffOptions::new();
     options.context_lines(0).disable_pathspec_match(true);
     for path in paths {
-        options.pathspec(path);
+        options.pathspec(crate::paths::to_bytes(path).into_owned());
     }
     let diff = repo
         .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut options))
@@ -333,7 +333,7 @@ fn commit_hunks(
             .new_file()
             .path_bytes()
             .or_else(|| file.delta().old_file().path_bytes())
-            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .map(crate::paths::to_text)
             .unwrap_or_default();
         for hunk in 0..file.num_hunks() {
             let (header, lines) = file.hunk(hunk).map_err(GitError::git("diffing a commit"))?;

@@ -9,8 +9,6 @@
 //! detection, as `ort` would find the rename. Tests pin every path to git's own
 //! `git merge-tree --write-tree` result.
 
-use std::path::Path;
-
 use git2::FileMode;
 use git2::ObjectType;
 use git2::Oid;
@@ -115,7 +113,7 @@ pub(crate) fn read_content(repo: &Repository, entry: Entry) -> Result<Vec<u8>, G
 
 /// The entry at `path` in `tree`: `Ok(None)` when absent, `Err(())` when it is a directory.
 pub(crate) fn entry_at(tree: &Tree<'_>, path: &str) -> Result<Option<Entry>, ()> {
-    match tree.get_path(Path::new(path)) {
+    match tree.get_path(&crate::paths::to_path(path)) {
         Ok(entry) if entry.kind() == Some(ObjectType::Tree) => Err(()),
         Ok(entry) => Ok(Some(Entry {
             id: entry.id(),
@@ -130,7 +128,7 @@ fn under_a_file(tree: &Tree<'_>, path: &str) -> bool {
     let mut dir = 0;
     while let Some(slash) = path[dir..].find('/') {
         let end = dir + slash;
-        match tree.get_path(Path::new(&path[..end])) {
+        match tree.get_path(&crate::paths::to_path(&path[..end])) {
             Ok(entry) if entry.kind() == Some(ObjectType::Tree) => dir = end + 1,
             Ok(_) => return true,
             Err(_) => return false,
@@ -193,11 +191,15 @@ pub(crate) fn merge_changes(
                 });
             }
             PathMerge::Set(entry) => {
-                update.upsert(change.path.as_str(), entry.id, file_mode(entry.mode));
+                update.upsert(
+                    crate::paths::to_bytes(&change.path).into_owned(),
+                    entry.id,
+                    file_mode(entry.mode),
+                );
                 updates += 1;
             }
             PathMerge::Remove => {
-                update.remove(change.path.as_str());
+                update.remove(crate::paths::to_bytes(&change.path).into_owned());
                 updates += 1;
             }
             PathMerge::Conflict(conflict)

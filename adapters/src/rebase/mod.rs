@@ -538,7 +538,7 @@ fn full_merge(
                 .or(conflict.their.as_ref())
                 .or(conflict.ancestor.as_ref());
             let path = entry
-                .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+                .map(|e| crate::paths::to_text(&e.path))
                 .unwrap_or_default();
             let kind = match (&conflict.ancestor, &conflict.our, &conflict.their) {
                 (Some(_), None, Some(_)) | (Some(_), Some(_), None) => {

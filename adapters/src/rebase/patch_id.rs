@@ -33,7 +33,7 @@ pub(crate) fn commit_patch_id(
     }
     let mut sum = [0u8; 20];
     for change in &changes {
-        let path = change.path.as_bytes();
+        let path = &*crate::paths::to_bytes(&change.path);
         let old_mode = change.before.map_or(0, |e| e.mode);
         let new_mode = change.after.map_or(0, |e| e.mode);
         let old_id = change.before.map_or_else(Oid::zero, |e| e.id);
@@ -80,7 +80,7 @@ pub(crate) fn commit_patch_id(
             }
             let mut options = git2::DiffOptions::new();
             options.context_lines(3).interhunk_lines(0);
-            let as_path = std::path::Path::new(&change.path);
+            let as_path = &*crate::paths::to_path(&change.path);
             let file_patch = git2::Patch::from_buffers(
                 old_blob.as_deref().unwrap_or_default(),
                 Some(as_path),

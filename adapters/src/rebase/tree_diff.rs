@@ -138,9 +138,9 @@ impl<'r> TreeReader<'r> {
             if before == after {
                 continue;
             }
-            let name = String::from_utf8_lossy(name);
+            let name = crate::paths::to_text(name);
             let path = if prefix.is_empty() {
-                name.into_owned()
+                name
             } else {
                 format!("{prefix}/{name}")
             };

@@ -946,3 +946,39 @@ fn a_latin1_commit_keeps_its_encoding_and_message_bytes() {
     assert_eq!(raw(to), raw("series"));
     assert!(raw(to).starts_with(b"encoding ISO-8859-1"));
 }
+
+/// Names that are not UTF-8 stay exactly as they are: a patch deleting one is applied (not
+/// taken for landed), one adding another makes that very name, and git agrees on the trees.
+#[test]
+fn non_utf8_names_are_kept_byte_for_byte() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = TestRepo::init(dir.path());
+    let name = |bytes: &[u8]| repo.path.join(std::ffi::OsStr::from_bytes(bytes));
+    std::fs::write(name(b"latin-\xe9.txt"), "old\n").expect("write");
+    repo.write("a.c", "a\n");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "base"]);
+    let base = repo.head();
+    repo.git(&["checkout", "-q", "-b", "series"]);
+    std::fs::remove_file(name(b"latin-\xe9.txt")).expect("remove");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "patch: drop the latin file"]);
+    std::fs::write(name(b"new-\xff.bin"), "new\n").expect("write");
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "patch: add a name that is not UTF-8"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.commit_file("b.c", "b\n", "upstream: b");
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied", "applied"]);
+    let Outcome::Applied { to } = &result.patches[1].outcome else {
+        unreachable!("checked above");
+    };
+    let listing = repo
+        .git_output(&["ls-tree", "-z", "--name-only", to])
+        .stdout;
+    assert!(
+        listing.split(|&b| b == 0).any(|n| n == b"new-\xff.bin"),
+        "{listing:?}"
+    );
+}
