@@ -117,6 +117,13 @@ pub fn inspect(manifest: &Manifest, root: &Path, project: &Project) -> SeriesIns
             .at(manifest.location(project.spans.upstream.clone())),
         );
     }
+    if let Err(problem) = inside_workspace(root, &repo_path) {
+        found.diagnostics.push(
+            Diagnostic::error(format!("repository {problem}"))
+                .at(manifest.location(project.spans.repo.clone())),
+        );
+        return found;
+    }
     let repo = if repo_path.exists() {
         match ProjectRepo::open(&repo_path, local_upstream.as_deref().filter(|p| p.exists())) {
             Ok(repo) => Some(repo),

@@ -237,3 +237,70 @@ fn default_base_is_the_merge_base_with_upstream() {
         Some(3)
     );
 }
+
+/// Nothing of a series may lead out of the workspace: a `repo` or `series.dir` through `..`,
+/// a patch file that is a symlink to a file elsewhere, a `..` component in a series entry.
+/// A file name that merely holds `..` (`git format-patch` makes `…-openssl-3..patch`) is fine.
+#[test]
+fn series_paths_never_lead_out_of_the_workspace() {
+    let outside = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        outside.path().join("secret.patch"),
+        "Subject: x\n\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n",
+    )
+    .expect("write");
+    let workspace = TestWorkspace::new(
+        r#"[workspace]
+name = "escape"
+
+[project.a]
+repo = "../elsewhere"
+upstream = { path = "mirrors/a", ref = "main" }
+series = { dir = "patches/a" }
+
+[project.b]
+repo = "repos/b"
+upstream = { path = "mirrors/b", ref = "main" }
+series = { dir = "patches/b" }
+"#,
+    );
+    workspace
+        .repo("mirrors/a")
+        .commit_file("f", "a\n", "import");
+    workspace
+        .repo("mirrors/b")
+        .commit_file("f", "a\n", "import");
+    workspace.clone_repo("mirrors/b", "repos/b");
+    workspace.write(
+        "patches/b/0001-fine-with-openssl-3..patch",
+        "Subject: fine\n\n--- a/f\n+++ b/f\n@@ -1 +1 @@\n-a\n+b\n",
+    );
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.patch"),
+        workspace.path().join("patches/b/0002-link.patch"),
+    )
+    .expect("symlink");
+    workspace.write(
+        "patches/b/series",
+        "0001-fine-with-openssl-3..patch\n0002-link.patch\n../../carry.toml\n",
+    );
+    let output = workspace.carry(&["validate"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    let stderr = normalize(&output.stderr, workspace.path());
+    assert!(
+        stderr.contains("'repo' = \"../elsewhere\" leaves the workspace"),
+        "{stderr}"
+    );
+    // With the manifest mended, the series itself is read.
+    let manifest = std::fs::read_to_string(workspace.path().join("carry.toml")).expect("read");
+    workspace.write("carry.toml", &manifest.replace("../elsewhere", "repos/a"));
+    workspace.clone_repo("mirrors/a", "repos/a");
+    workspace.write("patches/a/series", "");
+    let output = workspace.carry(&["validate"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    let stderr = normalize(&output.stderr, workspace.path());
+    assert!(stderr.contains("patches/b/series:2"), "{stderr}");
+    assert!(stderr.contains("leads outside the workspace"), "{stderr}");
+    assert!(stderr.contains("patches/b/series:3"), "{stderr}");
+    assert!(!stderr.contains("series:1"), "{stderr}");
+}

@@ -314,7 +314,7 @@ impl Validator<'_> {
         let repo = match &raw.repo {
             Some(repo) if !repo.value.trim().is_empty() => {
                 spans.repo = repo.span.clone();
-                Some(repo.value.clone())
+                self.within_workspace(repo, "repo")
             }
             Some(repo) => {
                 self.error(repo.span.clone(), "'repo' is empty");
@@ -424,7 +424,8 @@ impl Validator<'_> {
                     }
                     (None, Some(dir)) if !dir.value.trim().is_empty() => {
                         spans.series = dir.span.clone();
-                        Some(SeriesSource::Dir(dir.value.clone()))
+                        self.within_workspace(dir, "series.dir")
+                            .map(SeriesSource::Dir)
                     }
                     (None, Some(dir)) => {
                         self.error(dir.span.clone(), "'series.dir' is empty");
@@ -573,6 +574,22 @@ impl Validator<'_> {
             );
             None
         }
+    }
+
+    /// A path carry writes in or reads patches from: relative, and never out of the workspace
+    /// through `..` (symlinks are checked where the files are read).
+    fn within_workspace(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
+        let value = raw.value.as_str();
+        let escapes = value.starts_with('/') || value.split(['/', '\\']).any(|part| part == "..");
+        if escapes {
+            self.error(
+                raw.span.clone(),
+                format!("'{key}' = \"{value}\" leaves the workspace"),
+            )
+            .help = Some("give a path inside the workspace, relative to carry.toml".to_owned());
+            return None;
+        }
+        Some(value.to_owned())
     }
 
     fn revision(&mut self, raw: &Spanned<String>, key: &str) -> Option<String> {
