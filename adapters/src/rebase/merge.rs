@@ -51,6 +51,8 @@ pub enum ConflictKind {
     Type,
     /// Both sides moved a submodule to different commits.
     Submodule,
+    /// The sides renamed a file to different names.
+    Rename,
 }
 
 /// One side of a conflicting hunk, trimmed.
@@ -83,7 +85,10 @@ pub(crate) enum TreeMerge {
     Clean(Oid),
     /// Conflicts, path by path.
     Conflict(Vec<PathConflict>),
-    /// A path the patch changes is missing on the new base: a rename may explain it.
+    /// A path the patch changes is missing on the new base, or the patch deletes and adds
+    /// paths where upstream changed them: renames may explain it.
+    NeedsRenames,
+    /// A file becomes a directory (or the reverse): libgit2's whole-tree merge decides.
     NeedsFullMerge,
 }
 
@@ -157,10 +162,14 @@ pub(crate) fn merge_changes(
         return Ok(TreeMerge::NeedsFullMerge);
     }
     // A patch that deletes one path and adds another may be renaming: if upstream changed what
-    // it deletes, the rename-following merge decides, as `ort` follows the rename.
-    let adds_a_path = changes
+    // it deletes, or has the path it adds, the rename-following merge decides, as `ort`
+    // follows the rename.
+    let may_rename = changes
         .iter()
-        .any(|change| change.before.is_none() && change.after.is_some());
+        .any(|change| change.before.is_none() && change.after.is_some())
+        && changes
+            .iter()
+            .any(|change| change.before.is_some() && change.after.is_none());
     let mut update = git2::build::TreeUpdateBuilder::new();
     let mut conflicts = Vec::new();
     let mut updates = 0usize;
@@ -178,6 +187,10 @@ pub(crate) fn merge_changes(
             });
             continue;
         };
+        // Both delete it: unless upstream renamed it (git: a rename/delete conflict).
+        if change.before.is_some() && change.after.is_none() && ours.is_none() {
+            return Ok(TreeMerge::NeedsRenames);
+        }
         match merge_path(repo, change.before, ours, change.after, &change.path)? {
             PathMerge::Keep => {}
             // Upstream made a file where the patch adds under a directory of that name:
@@ -203,14 +216,16 @@ pub(crate) fn merge_changes(
                 updates += 1;
             }
             PathMerge::Conflict(conflict)
-                if conflict.kind == ConflictKind::ModifyDelete
-                    && change.after.is_none()
-                    && adds_a_path =>
+                if may_rename
+                    && matches!(
+                        conflict.kind,
+                        ConflictKind::ModifyDelete | ConflictKind::AddAdd
+                    ) =>
             {
-                return Ok(TreeMerge::NeedsFullMerge);
+                return Ok(TreeMerge::NeedsRenames);
             }
             PathMerge::Conflict(conflict) => conflicts.push(conflict),
-            PathMerge::Missing => return Ok(TreeMerge::NeedsFullMerge),
+            PathMerge::Missing => return Ok(TreeMerge::NeedsRenames),
         }
     }
     if !conflicts.is_empty() {
@@ -228,7 +243,7 @@ pub(crate) fn merge_changes(
     }
 }
 
-fn file_mode(mode: i32) -> FileMode {
+pub(crate) fn file_mode(mode: i32) -> FileMode {
     match mode {
         0o100_755 => FileMode::BlobExecutable,
         0o120_000 => FileMode::Link,
@@ -238,7 +253,7 @@ fn file_mode(mode: i32) -> FileMode {
     }
 }
 
-enum PathMerge {
+pub(crate) enum PathMerge {
     Keep,
     Set(Entry),
     Remove,
@@ -246,7 +261,7 @@ enum PathMerge {
     Missing,
 }
 
-fn merge_path(
+pub(crate) fn merge_path(
     repo: &Repository,
     base: Option<Entry>,
     ours: Option<Entry>,

@@ -15,6 +15,7 @@ mod git_histogram;
 pub mod landed;
 pub mod merge;
 mod patch_id;
+mod renames;
 mod tree_diff;
 
 use std::collections::BTreeMap;
@@ -362,12 +363,13 @@ pub fn rebase_series_with_progress(
             }
         } else if blockers.is_empty() {
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-            let merged = match merge::merge_changes(repo, &changes, &tip_tree)? {
-                TreeMerge::NeedsFullMerge => {
-                    full_merge(repo, &parent_tree, &tip_tree, &commit_tree)?
-                }
-                other => other,
-            };
+            let mut merged = merge::merge_changes(repo, &changes, &tip_tree)?;
+            if merged == TreeMerge::NeedsRenames {
+                merged = renames::merge(repo, &mut trees, &parent_tree, &tip_tree, &changes)?;
+            }
+            if merged == TreeMerge::NeedsFullMerge {
+                merged = full_merge(repo, &parent_tree, &tip_tree, &commit_tree)?;
+            }
             match merged {
                 // A commit that was empty in the series stays, as `git rebase` keeps it.
                 TreeMerge::Clean(tree) if tree == tip_tree.id() && !changes.is_empty() => {
@@ -413,7 +415,7 @@ pub fn rebase_series_with_progress(
                         first_bad,
                     }
                 }
-                TreeMerge::NeedsFullMerge => {
+                TreeMerge::NeedsFullMerge | TreeMerge::NeedsRenames => {
                     unreachable!("the full merge never asks for itself")
                 }
             }

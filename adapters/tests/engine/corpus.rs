@@ -982,3 +982,45 @@ fn non_utf8_names_are_kept_byte_for_byte() {
         "{listing:?}"
     );
 }
+
+/// Found by the generated histories: files made of the same lines, the patch renames the
+/// one upstream edited.
+#[test]
+fn a_rename_among_look_alike_files_follows_the_right_one() {
+    let (_dir, repo, base) = history(
+        &[
+            ("f0.c", "{\n{\n{\n{\n{\n"),
+            ("f1.c", "{\n{\n{\n{\n{\n{\n"),
+            ("f2.c", "{\n{\n{\n"),
+        ],
+        |r| {
+            r.commit_file("f0.c", "bar();\n{\n{\n{\n{\n", "upstream: f0");
+        },
+        |r| {
+            r.git(&["mv", "f0.c", "moved-f0.c"]);
+            r.git(&["commit", "-q", "-m", "patch: rename f0"]);
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["applied"]);
+}
+
+/// Found by the generated histories: upstream took the patch's rename (of a file it had
+/// edited); carry must see the rename on both sides, as git does, not an add/add.
+#[test]
+fn a_rename_upstream_also_made_merges_as_a_rename() {
+    let (_dir, repo, base) = history(
+        &[("f0.c", "{\n{\n{\n{\n{\n"), ("f1.c", "x\n")],
+        |r| {
+            r.commit_file("f0.c", "bar();\n{\n{\n{\n{\n", "upstream: f0");
+            r.git(&["mv", "f0.c", "moved.c"]);
+            r.git(&["commit", "-q", "-m", "upstream: rename f0"]);
+        },
+        |r| {
+            r.commit_file("f0.c", "{\n{\n{\n{\n", "patch: shorter f0");
+            r.git(&["mv", "f0.c", "moved.c"]);
+            r.git(&["commit", "-q", "-m", "patch: rename f0"]);
+        },
+    );
+    run(&repo, &base);
+}

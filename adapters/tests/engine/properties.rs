@@ -34,6 +34,12 @@ enum Edit {
     /// `dN` turns from absent to a file, from a file to a directory, from a directory to a
     /// file: file/directory changes on either side.
     FileOrDirectory(usize),
+    /// A `.c` file moves to a new name (git sees a rename).
+    Rename(prop::sample::Index),
+    /// `lN` becomes a symlink, or points somewhere else.
+    Symlink(usize),
+    /// A file whose name is not UTF-8 appears or grows.
+    Latin(usize),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -47,6 +53,9 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => index().prop_map(Edit::Chmod),
         1 => (index(), index()).prop_map(|(f, l)| Edit::Whitespace(f, l)),
         1 => (0..2usize).prop_map(Edit::FileOrDirectory),
+        1 => index().prop_map(Edit::Rename),
+        1 => (0..2usize).prop_map(Edit::Symlink),
+        1 => (0..2usize).prop_map(Edit::Latin),
     ]
 }
 
@@ -105,7 +114,36 @@ fn apply(repo: &TestRepo, edit: &Edit, salt: &str) -> bool {
             }
             true
         }
+        Edit::Symlink(n) => {
+            let path = repo.path.join(format!("l{n}"));
+            let target = if std::fs::symlink_metadata(&path).is_ok() {
+                std::fs::remove_file(&path).expect("remove link");
+                format!("elsewhere-{salt}")
+            } else {
+                "f0.c".to_owned()
+            };
+            std::os::unix::fs::symlink(target, &path).expect("symlink");
+            true
+        }
+        Edit::Latin(n) => {
+            use std::os::unix::ffi::OsStrExt;
+            let name = [&b"latin-\xe9"[..], n.to_string().as_bytes(), b".txt"].concat();
+            let path = repo.path.join(std::ffi::OsStr::from_bytes(&name));
+            let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.push_str(&format!("line {salt}\n"));
+            std::fs::write(&path, text).expect("write");
+            true
+        }
         _ if files.is_empty() => false,
+        Edit::Rename(f) => {
+            let file = &files[f.index(files.len())];
+            let to = format!("moved-{salt}-{file}");
+            if repo.path.join(&to).exists() {
+                return false;
+            }
+            std::fs::rename(repo.path.join(file), repo.path.join(&to)).expect("rename");
+            true
+        }
         Edit::Replace(f, l, w) | Edit::Insert(f, l, w) => {
             let file = &files[f.index(files.len())];
             let mut lines = read(file);
@@ -235,7 +273,9 @@ proptest! {
         let base = repo.git(&["merge-base", "main", "series"]);
         let result = oracle::rebase(&repo, &base, "series", "main");
         if let Err(disagreement) = oracle::check(&repo, &base, "series", "main", &result) {
-            return Err(TestCaseError::fail(disagreement));
+            // The history, so a minimal case can be rebuilt by hand for the corpus.
+            let history = repo.git(&["log", "-p", "--reverse", "--format=== %h %s", &format!("{base}^!"), "main", "series"]);
+            return Err(TestCaseError::fail(format!("{disagreement}\n{history}")));
         }
     }
 }

@@ -1,0 +1,448 @@
+//! Rename detection as git's merge (`ort`) does it, so a patch follows a file where git would
+//! and nowhere else.
+//!
+//! Between a base tree and one side: deleted files are sources, added files destinations.
+//! First exact renames (same blob; a source with the destination's base name preferred),
+//! then base-name matches (a base name unique among sources and among destinations, at least
+//! 75% similar), then every remaining pair scored, best first, at least 50% similar, unless
+//! there are more pairs than git's rename limit allows. Similarity is git's own
+//! (`diffcore-delta.c`): files cut into spans at newlines or 64 bytes, spans hashed, and the
+//! bytes of the source found again in the destination counted against the larger size.
+//! Only regular files are renamed by similarity; symlinks and submodules only exactly.
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+
+use git2::Oid;
+use git2::Repository;
+
+use git2::Tree;
+
+use super::merge::ConflictKind;
+use super::merge::Entry;
+use super::merge::PathChange;
+use super::merge::PathConflict;
+use super::merge::PathMerge;
+use super::merge::TreeMerge;
+use super::merge::entry_at;
+use super::merge::file_mode;
+use super::merge::is_binary;
+use super::merge::merge_path;
+use super::tree_diff::TreeReader;
+use crate::git::GitError;
+
+/// git's scale for similarity scores.
+const MAX_SCORE: u64 = 60_000;
+/// `diff.renames`'s default threshold, 50%.
+const MINIMUM_SCORE: u64 = 30_000;
+/// A base-name match must be this similar (75%), as in `find_basename_matches`.
+const BASENAME_SCORE: u64 = MINIMUM_SCORE + (MAX_SCORE - MINIMUM_SCORE) / 2;
+/// `merge.renameLimit`'s default: beyond this many sources times destinations (squared
+/// limit), only exact renames are found.
+const RENAME_LIMIT: usize = 7000;
+/// Candidates kept per destination, as `NUM_CANDIDATE_PER_DST`.
+const CANDIDATES_PER_DESTINATION: usize = 4;
+
+/// A rename on one side: `from` in the base became `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rename {
+    pub(crate) from: String,
+    pub(crate) to: String,
+}
+
+fn is_regular(entry: Entry) -> bool {
+    matches!(entry.mode, 0o100_644 | 0o100_755)
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// The renames among `changes` (a side's changes against the base).
+pub(crate) fn detect(repo: &Repository, changes: &[PathChange]) -> Result<Vec<Rename>, GitError> {
+    let mut sources: Vec<(&str, Entry)> = changes
+        .iter()
+        .filter_map(|c| match (c.before, c.after) {
+            (Some(before), None) => Some((c.path.as_str(), before)),
+            _ => None,
+        })
+        .collect();
+    let mut destinations: Vec<(&str, Entry)> = changes
+        .iter()
+        .filter_map(|c| match (c.before, c.after) {
+            (None, Some(after)) => Some((c.path.as_str(), after)),
+            _ => None,
+        })
+        .collect();
+    let mut renames = Vec::new();
+    if sources.is_empty() || destinations.is_empty() {
+        return Ok(renames);
+    }
+
+    // Exact renames: the same object (and mode kind).
+    let mut by_id: HashMap<Oid, Vec<usize>> = HashMap::new();
+    for (index, (_, entry)) in sources.iter().enumerate() {
+        by_id.entry(entry.id).or_default().push(index);
+    }
+    let mut used_sources = HashSet::new();
+    let mut used_destinations = HashSet::new();
+    for (d, (dst, dst_entry)) in destinations.iter().enumerate() {
+        let Some(candidates) = by_id.get(&dst_entry.id) else {
+            continue;
+        };
+        let free: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|s| {
+                !used_sources.contains(s) && (is_regular(sources[*s].1) == is_regular(*dst_entry))
+            })
+            .collect();
+        let chosen = free
+            .iter()
+            .copied()
+            .find(|s| basename(sources[*s].0) == basename(dst))
+            .or_else(|| free.first().copied());
+        if let Some(s) = chosen {
+            used_sources.insert(s);
+            used_destinations.insert(d);
+            renames.push(Rename {
+                from: sources[s].0.to_owned(),
+                to: (*dst).to_owned(),
+            });
+        }
+    }
+    let keep_sources: Vec<(&str, Entry)> = sources
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, e))| !used_sources.contains(i) && is_regular(*e))
+        .map(|(_, s)| *s)
+        .collect();
+    let keep_destinations: Vec<(&str, Entry)> = destinations
+        .iter()
+        .enumerate()
+        .filter(|(i, (_, e))| !used_destinations.contains(i) && is_regular(*e))
+        .map(|(_, d)| *d)
+        .collect();
+    sources = keep_sources;
+    destinations = keep_destinations;
+    if sources.is_empty() || destinations.is_empty() {
+        return Ok(renames);
+    }
+
+    let mut spans = SpanCache::new(repo);
+    // Base-name matches: unique on both sides, 75% similar.
+    let (source_names, destination_names) =
+        (basename_counts(&sources), basename_counts(&destinations));
+    let mut taken_sources = HashSet::new();
+    let mut taken_destinations = HashSet::new();
+    for (s, (src, src_entry)) in sources.iter().enumerate() {
+        let name = basename(src);
+        if source_names.get(name) != Some(&1) || destination_names.get(name) != Some(&1) {
+            continue;
+        }
+        let Some(d) = destinations
+            .iter()
+            .position(|(dst, _)| basename(dst) == name)
+        else {
+            continue;
+        };
+        let score = spans.similarity(*src_entry, destinations[d].1)?;
+        if score >= BASENAME_SCORE {
+            taken_sources.insert(s);
+            taken_destinations.insert(d);
+            renames.push(Rename {
+                from: (*src).to_owned(),
+                to: destinations[d].0.to_owned(),
+            });
+        }
+    }
+
+    // Every remaining pair, if git would look at that many.
+    let remaining_sources: Vec<usize> = (0..sources.len())
+        .filter(|s| !taken_sources.contains(s))
+        .collect();
+    let remaining_destinations: Vec<usize> = (0..destinations.len())
+        .filter(|d| !taken_destinations.contains(d))
+        .collect();
+    let pairs = remaining_sources.len() * remaining_destinations.len();
+    if pairs == 0 || pairs > RENAME_LIMIT * RENAME_LIMIT {
+        return Ok(renames);
+    }
+    let mut scored: Vec<(u64, bool, usize, usize)> = Vec::new();
+    for &d in &remaining_destinations {
+        let mut best: Vec<(u64, bool, usize, usize)> = Vec::new();
+        for &s in &remaining_sources {
+            let score = spans.similarity(sources[s].1, destinations[d].1)?;
+            if score < MINIMUM_SCORE {
+                continue;
+            }
+            let same_name = basename(sources[s].0) == basename(destinations[d].0);
+            best.push((score, same_name, d, s));
+        }
+        // Higher score first; at equal scores, the same base name first, then the earlier
+        // source (git keeps the first it saw).
+        best.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.3.cmp(&b.3)));
+        best.truncate(CANDIDATES_PER_DESTINATION);
+        scored.extend(best);
+    }
+    scored.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
+    });
+    for (_, _, d, s) in scored {
+        if taken_sources.contains(&s) || taken_destinations.contains(&d) {
+            continue;
+        }
+        taken_sources.insert(s);
+        taken_destinations.insert(d);
+        renames.push(Rename {
+            from: sources[s].0.to_owned(),
+            to: destinations[d].0.to_owned(),
+        });
+    }
+    Ok(renames)
+}
+
+/// The patch (`changes` from `base` to its commit) merged onto `ours` with renames followed
+/// on both sides, as `ort` follows them: an edit to a file upstream renamed lands in its new
+/// name, a file the patch renames takes upstream's edits along. Paths outside the patch's
+/// changes are upstream's.
+pub(crate) fn merge(
+    repo: &Repository,
+    trees: &mut TreeReader<'_>,
+    base: &Tree<'_>,
+    ours: &Tree<'_>,
+    changes: &[PathChange],
+) -> Result<TreeMerge, GitError> {
+    let upstream_changes = trees.changes(Some(base.id()), Some(ours.id()))?;
+    let upstream: HashMap<String, String> = detect(repo, &upstream_changes)?
+        .into_iter()
+        .map(|r| (r.from, r.to))
+        .collect();
+    let patch_renames = detect(repo, changes)?;
+    let renamed_to: HashMap<&str, &str> = patch_renames
+        .iter()
+        .map(|r| (r.to.as_str(), r.from.as_str()))
+        .collect();
+    let renamed_from: HashSet<&str> = patch_renames.iter().map(|r| r.from.as_str()).collect();
+    let at = |tree: &Tree<'_>, path: &str| entry_at(tree, path).ok().flatten();
+    let conflict = |path: &str, kind| PathConflict {
+        path: path.to_owned(),
+        kind,
+        hunks: Vec::new(),
+    };
+
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    let mut conflicts = Vec::new();
+    let mut updates = 0usize;
+    let mut apply = |merged: PathMerge,
+                     path: &str,
+                     update: &mut git2::build::TreeUpdateBuilder,
+                     conflicts: &mut Vec<PathConflict>| match merged {
+        PathMerge::Keep => {}
+        PathMerge::Set(entry) => {
+            update.upsert(
+                crate::paths::to_bytes(path).into_owned(),
+                entry.id,
+                file_mode(entry.mode),
+            );
+            updates += 1;
+        }
+        PathMerge::Remove => {
+            update.remove(crate::paths::to_bytes(path).into_owned());
+            updates += 1;
+        }
+        PathMerge::Conflict(found) => conflicts.push(found),
+        // Upstream deleted what the patch changes, and no rename explains it.
+        PathMerge::Missing => conflicts.push(conflict(path, ConflictKind::ModifyDelete)),
+    };
+    for change in changes {
+        let path = change.path.as_str();
+        if renamed_from.contains(path) {
+            // The deletion half of a rename the patch makes: handled with its target.
+            continue;
+        }
+        if let Some(&from) = renamed_to.get(path) {
+            let base_entry = at(base, from);
+            match upstream.get(from) {
+                // Both renamed it alike: merge the contents at the new name.
+                Some(to) if to == path => {
+                    let merged = merge_path(repo, base_entry, at(ours, path), change.after, path)?;
+                    apply(merged, path, &mut update, &mut conflicts);
+                }
+                Some(_) => conflicts.push(conflict(from, ConflictKind::Rename)),
+                None => match at(ours, from) {
+                    None => conflicts.push(conflict(path, ConflictKind::ModifyDelete)),
+                    Some(_) if at(ours, path).is_some() => {
+                        conflicts.push(conflict(path, ConflictKind::AddAdd));
+                    }
+                    Some(theirs_base) => {
+                        // Upstream's version of the old name, with the patch's edits, at the
+                        // new name; the old name goes.
+                        let merged =
+                            merge_path(repo, base_entry, Some(theirs_base), change.after, path)?;
+                        let merged = match merged {
+                            PathMerge::Keep => PathMerge::Set(theirs_base),
+                            other => other,
+                        };
+                        apply(merged, path, &mut update, &mut conflicts);
+                        apply(PathMerge::Remove, from, &mut update, &mut conflicts);
+                    }
+                },
+            }
+            continue;
+        }
+        let target = match (change.before, at(ours, path)) {
+            (Some(_), None) => upstream.get(path).map_or(path, String::as_str),
+            _ => path,
+        };
+        if target != path && change.after.is_none() {
+            // Upstream renamed what the patch deletes.
+            conflicts.push(conflict(target, ConflictKind::ModifyDelete));
+            continue;
+        }
+        let merged = merge_path(repo, change.before, at(ours, target), change.after, target)?;
+        apply(merged, target, &mut update, &mut conflicts);
+    }
+    if !conflicts.is_empty() {
+        conflicts.sort_by(|a, b| a.path.cmp(&b.path));
+        conflicts.dedup_by(|a, b| a.path == b.path);
+        return Ok(TreeMerge::Conflict(conflicts));
+    }
+    if updates == 0 {
+        return Ok(TreeMerge::Clean(ours.id()));
+    }
+    match update.create_updated(repo, ours) {
+        Ok(tree) => Ok(TreeMerge::Clean(tree)),
+        Err(error) if error.message().contains("D/F conflict") => Ok(TreeMerge::NeedsFullMerge),
+        Err(error) => Err(GitError::git("writing a merged tree")(error)),
+    }
+}
+
+fn basename_counts<'a>(names: &[(&'a str, Entry)]) -> HashMap<&'a str, usize> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for (path, _) in names {
+        *counts.entry(basename(path)).or_default() += 1;
+    }
+    counts
+}
+
+/// A blob's size, and its span hashes with the bytes each covers, sorted by hash.
+type Spans = (u64, Vec<(u32, u64)>);
+
+/// Each blob's size and span counts, computed once.
+struct SpanCache<'r> {
+    repo: &'r Repository,
+    spans: HashMap<Oid, Spans>,
+}
+
+impl<'r> SpanCache<'r> {
+    fn new(repo: &'r Repository) -> Self {
+        Self {
+            repo,
+            spans: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, id: Oid) -> Result<&Spans, GitError> {
+        if !self.spans.contains_key(&id) {
+            let blob = self
+                .repo
+                .find_blob(id)
+                .map_err(GitError::git("reading a blob"))?;
+            let data = blob.content();
+            let size = data.len() as u64;
+            self.spans.insert(id, (size, span_counts(data)));
+        }
+        Ok(&self.spans[&id])
+    }
+
+    /// git's `estimate_similarity` for a rename from `source` to `destination`.
+    fn similarity(&mut self, source: Entry, destination: Entry) -> Result<u64, GitError> {
+        let (source_size, source_spans) = self.get(source.id)?.clone();
+        let (destination_size, destination_spans) = self.get(destination.id)?;
+        let max_size = source_size.max(*destination_size);
+        let base_size = source_size.min(*destination_size);
+        let delta_size = max_size - base_size;
+        // Sizes too far apart (this also leaves out empty files).
+        if max_size * (MAX_SCORE - MINIMUM_SCORE) < delta_size * MAX_SCORE || max_size == 0 {
+            return Ok(0);
+        }
+        let copied = copied_bytes(&source_spans, destination_spans);
+        Ok(copied * MAX_SCORE / max_size)
+    }
+}
+
+/// git's span hashes (`hash_chars`): spans end at a newline or after 64 bytes; in text, a CR
+/// before a LF is skipped. Sorted by hash, with the bytes each hash covers.
+fn span_counts(data: &[u8]) -> Vec<(u32, u64)> {
+    const HASHBASE: u32 = 107_927;
+    let text = !is_binary(data);
+    let mut counts: HashMap<u32, u64> = HashMap::new();
+    let (mut accum1, mut accum2): (u32, u32) = (0, 0);
+    let mut n: u64 = 0;
+    for (i, &c) in data.iter().enumerate() {
+        if text && c == b'\r' && data.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        let old1 = accum1;
+        accum1 = (accum1 << 7) ^ (accum2 >> 25);
+        accum2 = (accum2 << 7) ^ (old1 >> 25);
+        accum1 = accum1.wrapping_add(u32::from(c));
+        n += 1;
+        if n < 64 && c != b'\n' {
+            continue;
+        }
+        let hash = accum1.wrapping_add(accum2.wrapping_mul(0x61)) % HASHBASE;
+        *counts.entry(hash).or_default() += n;
+        n = 0;
+        accum1 = 0;
+        accum2 = 0;
+    }
+    if n > 0 {
+        let hash = accum1.wrapping_add(accum2.wrapping_mul(0x61)) % HASHBASE;
+        *counts.entry(hash).or_default() += n;
+    }
+    let mut sorted: Vec<(u32, u64)> = counts.into_iter().collect();
+    sorted.sort_unstable();
+    sorted
+}
+
+/// `diffcore_count_changes`' `src_copied`: for each hash, the smaller of the two counts.
+fn copied_bytes(source: &[(u32, u64)], destination: &[(u32, u64)]) -> u64 {
+    let mut copied = 0;
+    let mut d = 0;
+    for &(hash, count) in source {
+        while d < destination.len() && destination[d].0 < hash {
+            d += 1;
+        }
+        if d < destination.len() && destination[d].0 == hash {
+            copied += count.min(destination[d].1);
+            d += 1;
+        }
+    }
+    copied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_texts_copy_every_byte() {
+        let spans = span_counts(b"one\ntwo\nthree\n");
+        assert_eq!(copied_bytes(&spans, &spans), 14);
+        let other = span_counts(b"one\ntwo\nfour\n");
+        assert_eq!(copied_bytes(&spans, &other), 8);
+    }
+
+    #[test]
+    fn long_lines_are_cut_every_64_bytes() {
+        let line = vec![b'x'; 130];
+        let spans = span_counts(&line);
+        assert_eq!(spans.iter().map(|(_, n)| n).sum::<u64>(), 130);
+        assert_eq!(spans.len(), 2, "two 64-byte spans hash alike, one of 2");
+    }
+}
