@@ -300,7 +300,10 @@ impl MailHeader {
             .iter()
             .take_while(|line| {
                 ["From:", "Subject:", "Date:"].iter().any(|key| {
-                    line.len() > key.len() && line[..key.len()].eq_ignore_ascii_case(key)
+                    line.len() > key.len()
+                        && line
+                            .get(..key.len())
+                            .is_some_and(|head| head.eq_ignore_ascii_case(key))
                 })
             })
             .count();
@@ -537,8 +540,12 @@ fn split_address(value: &str) -> Option<(String, String)> {
 pub fn clean_subject(subject: &str) -> String {
     let mut rest = subject.trim();
     loop {
-        if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case("re:") {
-            rest = rest[3..].trim_start();
+        if let Some(after) = rest
+            .get(..3)
+            .filter(|head| head.eq_ignore_ascii_case("re:"))
+            .and_then(|_| rest.get(3..))
+        {
+            rest = after.trim_start();
         } else if rest.starts_with('[') {
             match rest.find(']') {
                 Some(close) => rest = rest[close + 1..].trim_start(),

@@ -7,6 +7,8 @@
 //! nothing else fits: then carry places it as GNU patch would, and says so. No fuzz: context
 //! is never dropped.
 
+use std::borrow::Cow;
+
 use super::parse::Hunk;
 
 /// Why the hunks do not apply.
@@ -22,10 +24,14 @@ pub struct HunkFailure {
 
 /// The content with every hunk applied, and notes on what `git apply` would have refused.
 pub fn apply(content: &[u8], hunks: &[Hunk]) -> Result<(Vec<u8>, Vec<String>), HunkFailure> {
-    let mut image: Vec<&[u8]> = content.split_inclusive(|&b| b == b'\n').collect();
+    let mut image: Vec<Cow<'_, [u8]>> = content
+        .split_inclusive(|&b| b == b'\n')
+        .map(Cow::Borrowed)
+        .collect();
     let mut notes = Vec::new();
     // The new lines live in the hunks, which outlive `image`.
     for (index, hunk) in hunks.iter().enumerate() {
+        let mut placed_as_gnu = false;
         let expected = hunk.new_start.saturating_sub(1);
         let match_beginning = hunk.old_start <= 1;
         let match_end = hunk.trailing == 0;
@@ -39,6 +45,7 @@ pub fn apply(content: &[u8], hunks: &[Hunk]) -> Result<(Vec<u8>, Vec<String>), H
                 return None;
             }
             let at = find(&image, &hunk.old, expected, gnu_beginning, gnu_end, false)?;
+            placed_as_gnu = true;
             notes.push(format!(
                 "hunk '{}' applied at line {}, away from the file's {} where git apply insists on it (GNU patch takes it)",
                 hunk.header,
@@ -54,13 +61,25 @@ pub fn apply(content: &[u8], hunks: &[Hunk]) -> Result<(Vec<u8>, Vec<String>), H
                 header: hunk.header.clone(),
             });
         };
-        image.splice(at..at + hunk.old.len(), hunk.new.iter().map(Vec::as_slice));
+        let end = at + hunk.new.len();
+        image.splice(
+            at..at + hunk.old.len(),
+            hunk.new.iter().map(|line| Cow::Borrowed(line.as_slice())),
+        );
+        // GNU patch ends a line that had no newline in the patch when more lines follow it.
+        if placed_as_gnu
+            && end < image.len()
+            && let Some(last) = image.get_mut(end.wrapping_sub(1))
+            && !last.ends_with(b"\n")
+        {
+            last.to_mut().push(b'\n');
+        }
     }
     Ok((image.concat(), notes))
 }
 
 fn find(
-    image: &[&[u8]],
+    image: &[Cow<'_, [u8]>],
     old: &[Vec<u8>],
     expected: usize,
     match_beginning: bool,
@@ -88,7 +107,8 @@ fn find(
                 .iter()
                 .zip(old)
                 .all(|(have, want)| {
-                    *have == want.as_slice()
+                    let have: &[u8] = have;
+                    have == want.as_slice()
                         || (as_git
                             && !match_end
                             && !want.ends_with(b"\n")

@@ -124,18 +124,17 @@ pub fn apply_patch_files(
         let applied = parsed.and_then(|patch| {
             let tree = parent.tree().map_err(git("reading a tree"));
             let tree = tree.map_err(|e| internal(&input.path, &e))?;
-            let new_tree = apply_to_tree(repo, &tree, &input.path, &patch)?;
-            Ok((patch, new_tree))
+            let (new_tree, notes) = apply_to_tree(repo, &tree, &input.path, &patch)?;
+            let id =
+                commit_patch(repo, &parent, new_tree, &patch).map_err(|reason| PatchFileError {
+                    file: input.path.clone(),
+                    line: 1,
+                    reason,
+                })?;
+            Ok((patch, id, notes))
         });
         match applied {
-            Ok((patch, (tree, mut notes))) => {
-                let tree = repo
-                    .find_tree(tree)
-                    .map_err(git("reading an applied tree"))?;
-                let author = signature(patch.author.as_ref()).map_err(git("reading an author"))?;
-                let id = repo
-                    .commit(None, &author, &author, &patch.message(), &tree, &[&parent])
-                    .map_err(git("writing a commit"))?;
+            Ok((patch, id, mut notes)) => {
                 parent = repo.find_commit(id).map_err(git("reading a commit"))?;
                 let mut all = patch.notes;
                 all.append(&mut notes);
@@ -157,6 +156,23 @@ pub fn apply_patch_files(
         }
     }
     Ok(results)
+}
+
+/// The commit `git am` would make of `patch` on `parent`; an author git cannot write (a name
+/// with `<` or a newline, say) or a message it refuses is the patch's problem.
+fn commit_patch(
+    repo: &Repository,
+    parent: &git2::Commit<'_>,
+    tree: Oid,
+    patch: &PatchFile,
+) -> Result<Oid, String> {
+    let tree = repo
+        .find_tree(tree)
+        .map_err(|e| format!("cannot read the applied tree: {}", e.message()))?;
+    let author = signature(patch.author.as_ref())
+        .map_err(|e| format!("its author cannot be written: {}", e.message()))?;
+    repo.commit(None, &author, &author, &patch.message(), &tree, &[parent])
+        .map_err(|e| format!("cannot write its commit: {}", e.message()))
 }
 
 fn internal(file: &str, error: &ApplyError) -> PatchFileError {
@@ -319,6 +335,12 @@ fn shown(path: &[u8]) -> String {
 
 /// Refuses a path that leaves the repository, names `.git`, or goes through a symlink.
 fn check_path(overlay: &Overlay<'_>, path: &[u8]) -> Result<(), String> {
+    if path.contains(&0) {
+        return Err(format!(
+            "'{}' holds a NUL byte",
+            shown(path).replace('\0', "\\0")
+        ));
+    }
     if path.is_empty() || path.starts_with(b"/") {
         return Err(format!(
             "'{}' is not a path inside the repository",

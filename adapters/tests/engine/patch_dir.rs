@@ -494,7 +494,8 @@ fn hunks_land_where_git_apply_puts_them() {
                 assert_eq!(
                     String::from_utf8_lossy(text),
                     String::from_utf8_lossy(&gnu_result),
-                    "case {case}: carry and GNU patch differ\n{diff}"
+                    "case {case}: carry and GNU patch differ\n{diff}\nonto:\n{:?}",
+                    joined(&moved, final_newline)
                 );
                 lenient += 1;
             }
@@ -508,4 +509,80 @@ fn hunks_land_where_git_apply_puts_them() {
     }
     eprintln!("{agreed} agree with git apply, {lenient} placed as GNU patch does");
     assert!(agreed > 0);
+}
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const SAMPLE: &str = "From 1234567890abcdef1234567890abcdef12345678 Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: [PATCH] x\nContent-Transfer-Encoding: 8bit\n\nbody\n---\n a | 2 +-\n\ndiff --git a/a b/a\nindex 1111111..2222222 100644\n--- a/a\n+++ b/a\n@@ -1,3 +1,3 @@\n one\n-two\n+2\n three\n\\ No newline at end of file\ndiff --git \"a/q\\303\\251\" \"b/q\\303\\251\"\nnew file mode 100755\n--- /dev/null\n+++ \"b/q\\303\\251\"\n@@ -0,0 +1 @@\n+x\ndiff --git a/bin b/bin\nGIT binary patch\nliteral 5\nMcmZQzWMX9C0000D0RR91\n\nliteral 0\nHcmV?d00001\n\n-- \n2.47.3\n";
+
+    fn mutated() -> impl Strategy<Value = Vec<u8>> {
+        (
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..4u8), 0..12),
+            any::<bool>(),
+        )
+            .prop_map(|(edits, crlf)| {
+                let mut bytes = SAMPLE.as_bytes().to_vec();
+                if crlf {
+                    bytes = String::from_utf8_lossy(&bytes)
+                        .replace('\n', "\r\n")
+                        .into_bytes();
+                }
+                for (at, byte, kind) in edits {
+                    if bytes.is_empty() {
+                        break;
+                    }
+                    let i = at.index(bytes.len());
+                    match kind {
+                        0 => bytes[i] = byte,
+                        1 => bytes.insert(i, byte),
+                        2 => {
+                            bytes.remove(i);
+                        }
+                        _ => bytes.truncate(i),
+                    }
+                }
+                bytes
+            })
+    }
+
+    fn cases() -> u32 {
+        std::env::var("CARRY_FUZZ_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(300)
+    }
+
+    /// Mangled patch files, and random bytes, are refused or applied: never a panic.
+    #[test]
+    fn patch_files_never_panic() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = TestRepo::init(dir.path().join("repo"));
+        repo.write("q\u{e9}", "");
+        let base = repo.commit_file("a", "one\ntwo\nthree", "base");
+        let git = git2::Repository::open(&repo.path).expect("open");
+        let base = Oid::from_str(&base).expect("oid");
+        let seed = match std::env::var("CARRY_ORACLE_SEED").ok().as_deref() {
+            Some("random") => proptest::test_runner::RngSeed::Random,
+            Some(n) => proptest::test_runner::RngSeed::Fixed(n.parse().unwrap_or(20_261_202)),
+            None => proptest::test_runner::RngSeed::Fixed(20_261_202),
+        };
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: cases(),
+            failure_persistence: None,
+            rng_seed: seed,
+            ..ProptestConfig::default()
+        });
+        let input_bytes = prop_oneof![mutated(), proptest::collection::vec(any::<u8>(), 0..400)];
+        runner
+            .run(&(input_bytes, 0u32..3), |(bytes, strip)| {
+                let applied = apply_patch_files(&git, base, &[input("p/x.patch", bytes, strip)])
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(applied.len(), 1);
+                Ok(())
+            })
+            .unwrap_or_else(|failure| panic!("{failure}"));
+    }
 }
