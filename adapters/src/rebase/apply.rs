@@ -288,24 +288,35 @@ pub fn apply_to_tree(
         };
         apply_section(&mut overlay, section, &mut notes).map_err(fail)?;
     }
-    let mut builder = git2::build::TreeUpdateBuilder::new();
+    // Removals first, then additions: libgit2 cannot remove `a` and add `a/b` (or the
+    // reverse) in one update.
+    let build_error = |e: git2::Error| PatchFileError {
+        file: file.to_owned(),
+        line: patch.diff_line,
+        reason: format!("cannot build the patched tree: {}", e.message()),
+    };
+    let mut removals = git2::build::TreeUpdateBuilder::new();
+    let mut additions = git2::build::TreeUpdateBuilder::new();
     for (path, change) in &overlay.changes {
         match change {
             Some(entry) => {
-                builder.upsert(path.clone(), entry.id, file_mode(entry.mode));
+                additions.upsert(path.clone(), entry.id, file_mode(entry.mode));
             }
-            None => {
-                builder.remove(path.clone());
+            // Only what the tree has: a file a section added and a later one deleted is not.
+            None if tree
+                .get_path(std::path::Path::new(std::ffi::OsStr::from_bytes(path)))
+                .is_ok() =>
+            {
+                removals.remove(path.clone());
             }
+            None => {}
         }
     }
-    let id = builder
-        .create_updated(repo, tree)
-        .map_err(|e| PatchFileError {
-            file: file.to_owned(),
-            line: patch.diff_line,
-            reason: format!("cannot build the patched tree: {}", e.message()),
-        })?;
+    let removed = removals.create_updated(repo, tree).map_err(build_error)?;
+    let removed = repo.find_tree(removed).map_err(build_error)?;
+    let id = additions
+        .create_updated(repo, &removed)
+        .map_err(build_error)?;
     Ok((id, notes))
 }
 

@@ -586,3 +586,43 @@ mod never_panics {
             .unwrap_or_else(|failure| panic!("{failure}"));
     }
 }
+
+/// A copy (`git format-patch -C --find-copies-harder`) keeps its source and makes the copy,
+/// with its edits, as `git am` does.
+#[test]
+fn copies_apply_like_git_am() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = TestRepo::init(dir.path().join("repo"));
+    let text = (1..=20).fold(String::new(), |mut text, i| {
+        text.push_str(&format!("line {i}\n"));
+        text
+    });
+    let base = repo.commit_file("src/a.c", &text, "base");
+    repo.write("src/b.c", &text.replace("line 7\n", "line seven\n"));
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-q", "-m", "copy a to b"]);
+    let tip = repo.head();
+    let out = tempfile::tempdir().expect("temp dir");
+    repo.git(&[
+        "format-patch",
+        "-q",
+        "-C",
+        "--find-copies-harder",
+        "-o",
+        &out.path().display().to_string(),
+        &format!("{base}..{tip}"),
+    ]);
+    let path = std::fs::read_dir(out.path())
+        .expect("dir")
+        .next()
+        .expect("one patch")
+        .expect("entry")
+        .path();
+    let bytes = std::fs::read(&path).expect("read");
+    assert!(
+        String::from_utf8_lossy(&bytes).contains("copy from src/a.c"),
+        "a copy"
+    );
+    let applied = apply(&repo, &base, &[input("copy.patch", bytes, 1)]);
+    assert_eq!(tree(&repo, &commit_of(&applied[0])), tree(&repo, &tip));
+}

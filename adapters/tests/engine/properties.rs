@@ -278,4 +278,109 @@ proptest! {
             return Err(TestCaseError::fail(format!("{disagreement}\n{history}")));
         }
     }
+
+    /// The same generated series as patch files: `git format-patch` output, as is, with CRLF
+    /// line ends, or quilt-style (`Index:` headers, `pkg.orig/` prefixes) where a patch only
+    /// edits, adds or deletes text. Applied by carry onto the base, every patch gives the tree
+    /// of the commit it was made from (what `git am` gives back).
+    #[test]
+    fn patch_files_of_generated_series_give_the_series_trees(
+        files in proptest::collection::vec(proptest::collection::vec(0..VOCABULARY.len() + 4, 3..14), 1..4),
+        series in proptest::collection::vec(proptest::collection::vec(edit(), 1..3), 1..6),
+        form in 0..3u8,
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = TestRepo::init(dir.path().join("repo"));
+        for (i, words) in files.iter().enumerate() {
+            let lines: Vec<String> = words.iter().map(|w| word(*w, &format!("base{i}"))).collect();
+            repo.write(&format!("f{i}.c"), &(lines.join("\n") + "\n"));
+        }
+        repo.git(&["add", "-A"]);
+        repo.git(&["commit", "-q", "-m", "base"]);
+        let base = repo.head();
+        for (i, edits) in series.iter().enumerate() {
+            commit(&repo, edits, &format!("s{i}"));
+        }
+        let commits = repo.git(&["rev-list", "--reverse", &format!("{base}..HEAD")]);
+        let commits: Vec<&str> = commits.lines().collect();
+        let out = dir.path().join("patches");
+        repo.git(&["format-patch", "-q", "--binary", "-o", &out.display().to_string(), &format!("{base}..HEAD")]);
+        let mut names: Vec<_> = std::fs::read_dir(&out).expect("patches").map(|e| e.expect("entry").path()).collect();
+        names.sort();
+        let inputs: Vec<carry_adapters::rebase::apply::PatchFileInput> = names
+            .iter()
+            .map(|path| {
+                let text = std::fs::read(path).expect("read");
+                let bytes = match form {
+                    1 => String::from_utf8_lossy(&text).replace('\n', "\r\n").into_bytes(),
+                    2 => quilt(&String::from_utf8_lossy(&text)).map_or(text, String::into_bytes),
+                    _ => text,
+                };
+                carry_adapters::rebase::apply::PatchFileInput {
+                    path: path.file_name().expect("name").to_string_lossy().into_owned(),
+                    bytes,
+                    strip: 1,
+                }
+            })
+            .collect();
+        let git = git2::Repository::open(&repo.path).expect("open");
+        let applied = carry_adapters::rebase::apply::apply_patch_files(
+            &git,
+            git2::Oid::from_str(&base).expect("oid"),
+            &inputs,
+        )
+        .expect("git works");
+        prop_assert_eq!(applied.len(), commits.len());
+        for ((result, commit), input) in applied.iter().zip(&commits).zip(&inputs) {
+            let carry_adapters::rebase::apply::AppliedFile::Commit { id, .. } = result else {
+                return Err(TestCaseError::fail(format!("{}: {result:?}\n{}", input.path, String::from_utf8_lossy(&input.bytes))));
+            };
+            prop_assert_eq!(
+                repo.git(&["rev-parse", &format!("{id}^{{tree}}")]),
+                repo.git(&["rev-parse", &format!("{commit}^{{tree}}")]),
+                "{} (form {})", input.path, form
+            );
+        }
+    }
+}
+
+/// A format-patch mail rewritten as quilt writes patches, when every section only edits, adds
+/// or deletes a text file; `None` otherwise.
+fn quilt(mail: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut lines = mail.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        if let Some(names) = line.strip_prefix("diff --git a/") {
+            let path = names.split(" b/").next()?.to_owned();
+            out.push_str(&format!("Index: pkg/{path}\n===================================================================\n"));
+            // Extended headers: only `index` and new/deleted file modes of 100644 are plain.
+            while let Some(next) = lines.peek() {
+                if next.starts_with("index ")
+                    || *next == "new file mode 100644\n"
+                    || *next == "deleted file mode 100644\n"
+                {
+                    lines.next();
+                } else if next.starts_with("--- ")
+                    || next.starts_with("@@")
+                    || next.starts_with("diff --git")
+                {
+                    break;
+                } else {
+                    return None;
+                }
+            }
+            continue;
+        }
+        if line.starts_with("GIT binary patch") {
+            return None;
+        }
+        if let Some(rest) = line.strip_prefix("--- a/") {
+            out.push_str(&format!("--- pkg.orig/{rest}"));
+        } else if let Some(rest) = line.strip_prefix("+++ b/") {
+            out.push_str(&format!("+++ pkg/{rest}"));
+        } else {
+            out.push_str(line);
+        }
+    }
+    Some(out)
 }
