@@ -230,9 +230,20 @@ pub fn rebase_series_with_progress(
     let mut trees = TreeReader::new(repo)?;
     let mut prepared = Vec::with_capacity(request.patches.len());
     for input in &request.patches {
-        let PatchBody::Commit(id) = &input.body else {
-            prepared.push(None);
-            continue;
+        let id = match &input.body {
+            PatchBody::Commit(id) => id,
+            PatchBody::Unusable {
+                subject,
+                paths,
+                problem,
+            } => {
+                prepared.push(Prepared::Unusable {
+                    subject,
+                    paths,
+                    problem,
+                });
+                continue;
+            }
         };
         let commit = repo
             .find_commit(*id)
@@ -242,7 +253,11 @@ pub fn rebase_series_with_progress(
             commit: id.to_string(),
         })?;
         let changes = trees.changes(Some(parent.tree_id()), Some(commit.tree_id()))?;
-        prepared.push(Some((commit, parent.tree_id(), changes)));
+        prepared.push(Prepared::Commit {
+            commit,
+            parent_tree: parent.tree_id(),
+            changes,
+        });
     }
     let indexing = std::time::Instant::now();
     let index = UpstreamIndex::build(
@@ -250,10 +265,10 @@ pub fn rebase_series_with_progress(
         request.old_base,
         request.onto,
         cache,
-        prepared
-            .iter()
-            .flatten()
-            .flat_map(|(_, _, changes)| changes.iter().map(|c| c.path.as_str())),
+        prepared.iter().flat_map(|prepared| match prepared {
+            Prepared::Commit { changes, .. } => changes.iter().map(|c| c.path.as_str()).collect(),
+            Prepared::Unusable { .. } => Vec::new(),
+        }),
     )?;
     // The landed check's whole cost: the index and each patch's look-up in it.
     let mut landed_time = indexing.elapsed();
@@ -265,51 +280,43 @@ pub fn rebase_series_with_progress(
     let mut tip = repo
         .find_commit(request.onto)
         .map_err(GitError::git("reading the new upstream commit"))?;
-    let mut failed: BTreeSet<String> = BTreeSet::new();
-    // Each path a failed patch touched, with the failed patches that touched it.
-    let mut tainted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut failures = Failures::default();
     let mut results = Vec::with_capacity(request.patches.len());
 
     for ((position, input), prepared) in request.patches.iter().enumerate().zip(prepared) {
         on_patch(position, &input.name);
-        let Some((commit, parent_tree, changes)) = prepared else {
-            let PatchBody::Unusable {
+        let (commit, parent_tree, changes) = match prepared {
+            Prepared::Commit {
+                commit,
+                parent_tree,
+                changes,
+            } => (commit, parent_tree, changes),
+            Prepared::Unusable {
                 subject,
                 paths,
                 problem,
-            } = &input.body
-            else {
-                unreachable!("only patches without a commit are unprepared");
-            };
-            let mut blockers: BTreeSet<String> = input.blocked_by.iter().cloned().collect();
-            for path in paths {
-                if let Some(names) = tainted.get(path) {
-                    blockers.extend(names.iter().cloned());
-                }
+            } => {
+                let outcome = match problem {
+                    Some(problem) => Outcome::Error {
+                        problem: problem.clone(),
+                    },
+                    None => Outcome::Blocked {
+                        blocked_by: failures
+                            .blockers(&input.blocked_by, paths, "")
+                            .into_iter()
+                            .collect(),
+                    },
+                };
+                failures.record(&input.name, paths);
+                results.push(PatchResult {
+                    name: input.name.clone(),
+                    subject: subject.to_owned(),
+                    from: None,
+                    outcome,
+                    notes: Vec::new(),
+                });
+                continue;
             }
-            let outcome = match problem {
-                Some(problem) => Outcome::Error {
-                    problem: problem.clone(),
-                },
-                None => Outcome::Blocked {
-                    blocked_by: blockers.into_iter().collect(),
-                },
-            };
-            failed.insert(input.name.clone());
-            for path in paths {
-                tainted
-                    .entry(path.clone())
-                    .or_default()
-                    .insert(input.name.clone());
-            }
-            results.push(PatchResult {
-                name: input.name.clone(),
-                subject: subject.clone(),
-                from: None,
-                outcome,
-                notes: Vec::new(),
-            });
-            continue;
         };
         let parent_tree = repo
             .find_tree(parent_tree)
@@ -320,17 +327,7 @@ pub fn rebase_series_with_progress(
         let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
         let mut notes = Vec::new();
 
-        let mut blockers: BTreeSet<String> = input.blocked_by.iter().cloned().collect();
-        for path in &paths {
-            if let Some(names) = tainted.get(path) {
-                blockers.extend(names.iter().cloned());
-            }
-        }
-        for required in trailers(&message, "Carry-Requires") {
-            if failed.contains(&required) {
-                blockers.insert(required);
-            }
-        }
+        let blockers = failures.blockers(&input.blocked_by, &paths, &message);
 
         // Landed first: what upstream already has is landed, whatever came before it.
         let finding = std::time::Instant::now();
@@ -433,13 +430,7 @@ pub fn rebase_series_with_progress(
             ));
         }
         if outcome.failed() {
-            failed.insert(input.name.clone());
-            for path in &paths {
-                tainted
-                    .entry(path.clone())
-                    .or_default()
-                    .insert(input.name.clone());
-            }
+            failures.record(&input.name, &paths);
         }
         results.push(PatchResult {
             name: input.name.clone(),
@@ -491,6 +482,58 @@ fn rebased_commit(
     repo.odb()
         .and_then(|odb| odb.write(git2::ObjectType::Commit, &raw))
         .map_err(GitError::git("writing a rebased commit"))
+}
+
+/// A patch read before the series is rebased: its commit, parent tree and changes, or a patch
+/// file that gave no commit.
+enum Prepared<'r, 'i> {
+    Commit {
+        commit: git2::Commit<'r>,
+        parent_tree: Oid,
+        changes: Vec<merge::PathChange>,
+    },
+    Unusable {
+        subject: &'i str,
+        paths: &'i [String],
+        problem: &'i Option<PatchProblem>,
+    },
+}
+
+/// The patches of the series that failed so far, and the paths each touched.
+#[derive(Default)]
+struct Failures {
+    failed: BTreeSet<String>,
+    /// Each path a failed patch touched, with the failed patches that touched it.
+    tainted: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Failures {
+    /// What blocks a patch: failed patches of other projects it needs, failed patches of this
+    /// series on its paths, and those its `Carry-Requires:` names.
+    fn blockers(&self, needs: &[String], paths: &[String], message: &str) -> BTreeSet<String> {
+        let mut blockers: BTreeSet<String> = needs.iter().cloned().collect();
+        for path in paths {
+            if let Some(names) = self.tainted.get(path) {
+                blockers.extend(names.iter().cloned());
+            }
+        }
+        for required in trailers(message, "Carry-Requires") {
+            if self.failed.contains(&required) {
+                blockers.insert(required);
+            }
+        }
+        blockers
+    }
+
+    fn record(&mut self, name: &str, paths: &[String]) {
+        self.failed.insert(name.to_owned());
+        for path in paths {
+            self.tainted
+                .entry(path.clone())
+                .or_default()
+                .insert(name.to_owned());
+        }
+    }
 }
 
 fn trailers(message: &str, key: &str) -> Vec<String> {
