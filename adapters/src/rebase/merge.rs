@@ -53,6 +53,8 @@ pub enum ConflictKind {
     Submodule,
     /// The sides renamed a file to different names.
     Rename,
+    /// The patch adds a file in a directory upstream renamed (git: "file location").
+    Location,
 }
 
 /// One side of a conflicting hunk, trimmed.
@@ -187,6 +189,13 @@ pub(crate) fn merge_changes(
             });
             continue;
         };
+        // A file added where upstream has no such directory: upstream may have renamed it.
+        if change.before.is_none()
+            && let Some(slash) = change.path.rfind('/')
+            && matches!(entry_at(onto, &change.path[..slash]), Ok(None))
+        {
+            return Ok(TreeMerge::NeedsRenames);
+        }
         // Both delete it: unless upstream renamed it (git: a rename/delete conflict).
         if change.before.is_some() && change.after.is_none() && ours.is_none() {
             return Ok(TreeMerge::NeedsRenames);

@@ -258,6 +258,23 @@ pub(crate) fn merge(
         // Upstream deleted what the patch changes, and no rename explains it.
         PathMerge::Missing => conflicts.push(conflict(path, ConflictKind::ModifyDelete)),
     };
+    // A file the patch adds in a directory upstream renamed as a whole: git moves it along
+    // and, by default (`merge.directoryRenames=conflict`), calls the merge conflicted.
+    let directories = directory_renames(base, ours, &upstream);
+    for change in changes {
+        let path = change.path.as_str();
+        if change.before.is_none()
+            && !renamed_to.contains_key(path)
+            && let Some(moved) = renamed_directory(&directories, path)
+        {
+            conflicts.push(PathConflict {
+                path: path.to_owned(),
+                kind: ConflictKind::Location,
+                hunks: Vec::new(),
+            });
+            tracing::debug!(path, moved, "added in a directory upstream renamed");
+        }
+    }
     for change in changes {
         let path = change.path.as_str();
         if renamed_from.contains(path) {
@@ -331,6 +348,71 @@ fn basename_counts<'a>(names: &[(&'a str, Entry)]) -> HashMap<&'a str, usize> {
 
 /// A blob's size, and its span hashes with the bytes each covers, sorted by hash.
 type Spans = (u64, Vec<(u32, u64)>);
+
+fn parent_dir(path: &str) -> &str {
+    path.rfind('/').map_or("", |slash| &path[..slash])
+}
+
+/// Directories of `base` that `side` no longer has and whose files it renamed mostly to one
+/// other directory, as `ort` finds them (`update_dir_rename_counts` and
+/// `get_provisional_directory_renames`): each rename counts for its directory and for each
+/// ancestor while the trailing components agree; a tie renames nothing.
+fn directory_renames(
+    base: &Tree<'_>,
+    side: &Tree<'_>,
+    renames: &HashMap<String, String>,
+) -> HashMap<String, String> {
+    let removed = |dir: &str| {
+        !dir.is_empty()
+            && matches!(entry_at(base, dir), Err(()))
+            && matches!(entry_at(side, dir), Ok(None))
+    };
+    let mut counts: HashMap<String, HashMap<String, usize>> = HashMap::new();
+    for (from, to) in renames {
+        let (mut old_dir, mut new_dir) = (parent_dir(from), parent_dir(to));
+        loop {
+            if old_dir == new_dir || !removed(old_dir) {
+                break;
+            }
+            *counts
+                .entry(old_dir.to_owned())
+                .or_default()
+                .entry(new_dir.to_owned())
+                .or_default() += 1;
+            if new_dir.is_empty() {
+                break;
+            }
+            let (old_last, new_last) = (basename(old_dir), basename(new_dir));
+            if old_last != new_last {
+                break;
+            }
+            old_dir = parent_dir(old_dir);
+            new_dir = parent_dir(new_dir);
+        }
+    }
+    counts
+        .into_iter()
+        .filter_map(|(old_dir, targets)| {
+            let best = targets.values().copied().max()?;
+            let mut winners = targets.into_iter().filter(|(_, n)| *n == best);
+            let (winner, _) = winners.next()?;
+            winners.next().is_none().then_some((old_dir, winner))
+        })
+        .collect()
+}
+
+/// Where a path lands when the deepest of its directories that was renamed moves.
+fn renamed_directory(directories: &HashMap<String, String>, path: &str) -> Option<String> {
+    let mut dir = parent_dir(path);
+    while !dir.is_empty() {
+        if let Some(to) = directories.get(dir) {
+            let rest = &path[dir.len()..];
+            return Some(format!("{to}{rest}").trim_start_matches('/').to_owned());
+        }
+        dir = parent_dir(dir);
+    }
+    None
+}
 
 /// Each blob's size and span counts, computed once.
 struct SpanCache<'r> {

@@ -1024,3 +1024,30 @@ fn a_rename_upstream_also_made_merges_as_a_rename() {
     );
     run(&repo, &base);
 }
+
+/// ```text
+/// base (lib/a.c, lib/b.c) --- upstream moves lib/ to core/         main
+///                        \--- the patch adds lib/c.c               series
+/// ```
+/// git moves the new file along with its directory and calls it a conflict ("file
+/// location"), and so does carry.
+#[test]
+fn a_file_added_in_a_directory_upstream_renamed_is_a_location_conflict() {
+    let (_dir, repo, base) = history(
+        &[
+            ("lib/a.c", "a\na\na\n"),
+            ("lib/b.c", "b\nb\nb\n"),
+            ("x.c", "x\n"),
+        ],
+        |r| {
+            r.git(&["mv", "lib", "core"]);
+            r.git(&["commit", "-q", "-m", "upstream: lib is core now"]);
+        },
+        |r| {
+            r.commit_file("lib/c.c", "c\n", "patch: add lib/c.c");
+            r.commit_file("new/d.c", "d\n", "patch: a new directory");
+        },
+    );
+    let result = run(&repo, &base);
+    assert_eq!(kinds(&result), ["conflict", "applied"]);
+}

@@ -40,6 +40,8 @@ enum Edit {
     Symlink(usize),
     /// A file whose name is not UTF-8 appears or grows.
     Latin(usize),
+    /// Directory `dN` moves to a new name (git sees a directory rename).
+    MoveDirectory(usize),
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
@@ -56,6 +58,7 @@ fn edit() -> impl Strategy<Value = Edit> {
         1 => index().prop_map(Edit::Rename),
         1 => (0..2usize).prop_map(Edit::Symlink),
         1 => (0..2usize).prop_map(Edit::Latin),
+        1 => (0..2usize).prop_map(Edit::MoveDirectory),
     ]
 }
 
@@ -132,6 +135,14 @@ fn apply(repo: &TestRepo, edit: &Edit, salt: &str) -> bool {
             let mut text = std::fs::read_to_string(&path).unwrap_or_default();
             text.push_str(&format!("line {salt}\n"));
             std::fs::write(&path, text).expect("write");
+            true
+        }
+        Edit::MoveDirectory(n) => {
+            let path = repo.path.join(format!("d{n}"));
+            if !path.is_dir() {
+                return false;
+            }
+            std::fs::rename(&path, repo.path.join(format!("moved-{salt}-d{n}"))).expect("move");
             true
         }
         _ if files.is_empty() => false,
