@@ -120,28 +120,21 @@ impl UpstreamIndex {
                 continue;
             };
             let position = index.commits.len();
-            if facts.merge {
-                // A merge's own changes count for "which commits touched this path"; it is
-                // never a patch-id or Change-Id match, as `git cherry` leaves merges out.
-                for path in &facts.paths {
-                    index
-                        .by_path
-                        .entry(path.clone())
-                        .or_default()
-                        .push(position);
-                }
-                index.commits.push(UpstreamCommit {
-                    id,
-                    known_paths: None,
-                });
-                continue;
-            }
             for path in &facts.paths {
                 index
                     .by_path
                     .entry(path.clone())
                     .or_default()
                     .push(position);
+            }
+            if facts.merge {
+                // A merge's own changes count for "which commits touched this path"; it is
+                // never a patch-id or Change-Id match, as `git cherry` leaves merges out.
+                index.commits.push(UpstreamCommit {
+                    id,
+                    known_paths: None,
+                });
+                continue;
             }
             if let Some(change_id) = &facts.change_id {
                 index

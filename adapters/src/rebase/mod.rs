@@ -336,14 +336,8 @@ pub fn rebase_series_with_progress(
         let outcome = if let Some((upstream, by)) = landed {
             // Named or matched by Change-Id, yet a different diff: say what the downstream
             // copy has that upstream's commit does not, before it is dropped.
-            if let (Some(upstream), LandedBy::CherryPick | LandedBy::ChangeId) = (upstream, by)
-                && landed::patch_id(repo, &commit)? != {
-                    let upstream = repo
-                        .find_commit(upstream)
-                        .map_err(GitError::git("reading an upstream commit"))?;
-                    landed::patch_id(repo, &upstream)?
-                }
-            {
+            // (Equal diffs have no such hunks: the hunk comparison alone decides.)
+            if let (Some(upstream), LandedBy::CherryPick | LandedBy::ChangeId) = (upstream, by) {
                 let extra = landed::hunks_not_upstream(repo, &commit, upstream, &paths)?;
                 if !extra.is_empty() {
                     notes.push(format!(
