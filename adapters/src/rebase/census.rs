@@ -119,8 +119,9 @@ fn merge_optional(base: &Content, ours: &Content, theirs: &Content) -> Option<Co
         (base, Some(o), Some(t)) => {
             let empty = Vec::new();
             match merge_text(base.as_ref().unwrap_or(&empty), o, t) {
-                TextMerge::Clean(merged) => Some(Some(merged)),
-                TextMerge::Conflict(_) => None,
+                Ok(TextMerge::Clean(merged)) => Some(Some(merged)),
+                // Too large for a text merge is a conflict in git too.
+                Ok(TextMerge::Conflict(_)) | Err(_) => None,
             }
         }
         _ => None,

@@ -11,7 +11,6 @@
 
 pub mod apply;
 mod census;
-mod git_histogram;
 pub mod landed;
 pub mod merge;
 mod patch_id;
@@ -321,7 +320,6 @@ pub fn rebase_series_with_progress(
         let parent_tree = repo
             .find_tree(parent_tree)
             .map_err(GitError::git("reading a tree"))?;
-        let commit_tree = commit.tree().map_err(GitError::git("reading a tree"))?;
         let paths: Vec<String> = changes.iter().map(|c| c.path.clone()).collect();
         let subject = commit.summary().unwrap_or("").to_owned();
         let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
@@ -357,9 +355,6 @@ pub fn rebase_series_with_progress(
             let mut merged = merge::merge_changes(repo, &changes, &tip_tree)?;
             if merged == TreeMerge::NeedsRenames {
                 merged = renames::merge(repo, &mut trees, &parent_tree, &tip_tree, &changes)?;
-            }
-            if merged == TreeMerge::NeedsFullMerge {
-                merged = full_merge(repo, &parent_tree, &tip_tree, &commit_tree)?;
             }
             match merged {
                 // A commit that was empty in the series stays, as `git rebase` keeps it.
@@ -406,8 +401,8 @@ pub fn rebase_series_with_progress(
                         first_bad,
                     }
                 }
-                TreeMerge::NeedsFullMerge | TreeMerge::NeedsRenames => {
-                    unreachable!("the full merge never asks for itself")
+                TreeMerge::NeedsRenames => {
+                    unreachable!("the rename-following merge never asks for itself")
                 }
             }
         } else {
@@ -547,57 +542,4 @@ fn trailers(message: &str, key: &str) -> Vec<String> {
         .collect();
     values.dedup();
     values
-}
-
-/// The slow path, for when a path the patch changes is gone upstream: libgit2's whole-tree
-/// merge with rename detection, as `ort` would follow a rename.
-fn full_merge(
-    repo: &Repository,
-    base: &git2::Tree<'_>,
-    ours: &git2::Tree<'_>,
-    theirs: &git2::Tree<'_>,
-) -> Result<TreeMerge, GitError> {
-    let mut options = git2::MergeOptions::new();
-    options.find_renames(true);
-    // git's merge.renameLimit default; libgit2's own (200) gives up on a large reorganisation.
-    options.target_limit(7000);
-    let mut merged = repo
-        .merge_trees(base, ours, theirs, Some(&options))
-        .map_err(GitError::git("merging trees"))?;
-    if merged.has_conflicts() {
-        let mut conflicts = Vec::new();
-        for conflict in merged
-            .conflicts()
-            .map_err(GitError::git("reading conflicts"))?
-        {
-            let conflict = conflict.map_err(GitError::git("reading conflicts"))?;
-            let entry = conflict
-                .our
-                .as_ref()
-                .or(conflict.their.as_ref())
-                .or(conflict.ancestor.as_ref());
-            let path = entry
-                .map(|e| crate::paths::to_text(&e.path))
-                .unwrap_or_default();
-            let kind = match (&conflict.ancestor, &conflict.our, &conflict.their) {
-                (Some(_), None, Some(_)) | (Some(_), Some(_), None) => {
-                    merge::ConflictKind::ModifyDelete
-                }
-                (None, Some(_), Some(_)) => merge::ConflictKind::AddAdd,
-                _ => merge::ConflictKind::Content,
-            };
-            conflicts.push(PathConflict {
-                path,
-                kind,
-                hunks: Vec::new(),
-            });
-        }
-        conflicts.sort_by(|a, b| a.path.cmp(&b.path));
-        conflicts.dedup_by(|a, b| a.path == b.path);
-        return Ok(TreeMerge::Conflict(conflicts));
-    }
-    let tree = merged
-        .write_tree_to(repo)
-        .map_err(GitError::git("writing a merged tree"))?;
-    Ok(TreeMerge::Clean(tree))
 }

@@ -23,9 +23,9 @@ use super::merge::Entry;
 use super::merge::PathChange;
 use super::merge::PathConflict;
 use super::merge::PathMerge;
+use super::merge::TreeEdits;
 use super::merge::TreeMerge;
 use super::merge::entry_at;
-use super::merge::file_mode;
 use super::merge::is_binary;
 use super::merge::merge_path;
 use super::tree_diff::TreeReader;
@@ -234,26 +234,15 @@ pub(crate) fn merge(
         hunks: Vec::new(),
     };
 
-    let mut update = git2::build::TreeUpdateBuilder::new();
+    let mut update = TreeEdits::default();
     let mut conflicts = Vec::new();
-    let mut updates = 0usize;
-    let mut apply = |merged: PathMerge,
-                     path: &str,
-                     update: &mut git2::build::TreeUpdateBuilder,
-                     conflicts: &mut Vec<PathConflict>| match merged {
+    let apply = |merged: PathMerge,
+                 path: &str,
+                 update: &mut TreeEdits,
+                 conflicts: &mut Vec<PathConflict>| match merged {
         PathMerge::Keep => {}
-        PathMerge::Set(entry) => {
-            update.upsert(
-                crate::paths::to_bytes(path).into_owned(),
-                entry.id,
-                file_mode(entry.mode),
-            );
-            updates += 1;
-        }
-        PathMerge::Remove => {
-            update.remove(crate::paths::to_bytes(path).into_owned());
-            updates += 1;
-        }
+        PathMerge::Set(entry) => update.set(path, entry),
+        PathMerge::Remove => update.remove(path),
         PathMerge::Conflict(found) => conflicts.push(found),
         // Upstream deleted what the patch changes, and no rename explains it.
         PathMerge::Missing => conflicts.push(conflict(path, ConflictKind::ModifyDelete)),
@@ -328,14 +317,7 @@ pub(crate) fn merge(
         conflicts.dedup_by(|a, b| a.path == b.path);
         return Ok(TreeMerge::Conflict(conflicts));
     }
-    if updates == 0 {
-        return Ok(TreeMerge::Clean(ours.id()));
-    }
-    match update.create_updated(repo, ours) {
-        Ok(tree) => Ok(TreeMerge::Clean(tree)),
-        Err(error) if error.message().contains("D/F conflict") => Ok(TreeMerge::NeedsFullMerge),
-        Err(error) => Err(GitError::git("writing a merged tree")(error)),
-    }
+    update.build(repo, ours)
 }
 
 fn basename_counts<'a>(names: &[(&'a str, Entry)]) -> HashMap<&'a str, usize> {

@@ -580,8 +580,8 @@ fn both_sides_making_a_file_executable_agree() {
 /// Found by the generated-history property (`CARRY_ORACLE_SEED=1 CARRY_ORACLE_CASES=150`):
 /// repeated lines, the patch drops the second `/* comment */`, upstream appends `{`. git's
 /// histogram diff places upstream's change so it overlaps the patch's deletion and reports a
-/// conflict; gix-merge's histogram places it a line apart and merged cleanly. Changes that
-/// come this near are now left to `git merge-file`, so carry conflicts as git does.
+/// conflict; an in-process histogram of another lineage placed it a line apart and merged
+/// cleanly. carry now merges with git's own xdiff, so it conflicts as git does.
 #[test]
 fn repeated_lines_where_git_sees_touching_changes() {
     let base_text = "\n/* comment */\n\n/* comment */\n\n";
