@@ -332,38 +332,53 @@ fn run_locked(
     let mut order = Vec::new();
 
     for stage in graph.stages() {
+        if options.cancelled() {
+            return Err(RunError::Cancelled);
+        }
+        // Projects of one stage do not depend on each other (stages follow consumes and
+        // feature needs), so what blocks them is known before any of them starts, and they
+        // are rebased side by side.
+        let blocked = graph.blocked_by_needs(&failed);
+        let mut stage_reports: BTreeMap<&ProjectName, ProjectReport> = BTreeMap::new();
+        let mut to_rebase = Vec::new();
         for name in stage {
-            if options.cancelled() {
-                return Err(RunError::Cancelled);
+            if !selected.contains(name) {
+                stage_reports.insert(name, unchanged(name));
+            } else if let Some(error) = fetch_errors.get(name) {
+                stage_reports.insert(
+                    name,
+                    error_report(name, None, format!("fetch failed: {error}")),
+                );
+            } else {
+                // Stages list the graph's own projects, built from this manifest.
+                let id = graph
+                    .project(name.as_str())
+                    .expect("every project is in the graph");
+                let depends_on_redone = graph
+                    .dependents(id, Direction::Upstream)
+                    .iter()
+                    .any(|dep| redone.contains(dep));
+                to_rebase.push((name, depends_on_redone));
             }
-            let project = &manifest.projects[name];
-            // Stages list the graph's own projects, built from this manifest.
+        }
+        let work = StageWork {
+            root: &workspace.root,
+            projects: &manifest.projects,
+            series: &validation.series,
+            blocked: &blocked,
+            options,
+            run_id,
+        };
+        let rebased =
+            rebase_side_by_side(&to_rebase, &workspace.state_dir(), store, &work, progress)?;
+        stage_reports.extend(rebased);
+        for name in stage {
+            let report = stage_reports
+                .remove(name)
+                .expect("every project of the stage has a report");
             let id = graph
                 .project(name.as_str())
                 .expect("every project is in the graph");
-            let depends_on_redone = graph
-                .dependents(id, Direction::Upstream)
-                .iter()
-                .any(|dep| redone.contains(dep));
-            let report = if !selected.contains(name) {
-                unchanged(name)
-            } else if let Some(error) = fetch_errors.get(name) {
-                error_report(name, None, format!("fetch failed: {error}"))
-            } else {
-                let listing = validation.series.get(name);
-                let blocked = graph.blocked_by_needs(&failed);
-                let work = ProjectWork {
-                    root: &workspace.root,
-                    project,
-                    listing,
-                    blocked: &blocked,
-                    force: options.all || depends_on_redone,
-                    options,
-                    store,
-                    run_id,
-                };
-                rebase_project(&work, progress)?
-            };
             if report.status != ProjectStatus::Unchanged {
                 redone.insert(name.clone());
                 order.push(name.clone());
@@ -536,6 +551,101 @@ fn error_report(
         candidate_ref: None,
         test: TestReport::not_run(TestStatus::Blocked, "carry could not work on the project"),
         patches: Vec::new(),
+    }
+}
+
+/// Rebases `projects` (each with whether something it consumes was redone), as many at a
+/// time as the machine has cores. Each worker has its own connection to the store (SQLite
+/// serialises the writes); one project alone is rebased on this thread.
+fn rebase_side_by_side<'n>(
+    projects: &[(&'n ProjectName, bool)],
+    state_dir: &Path,
+    store: &Store,
+    work: &StageWork<'_>,
+    progress: &dyn Progress,
+) -> Result<Vec<(&'n ProjectName, ProjectReport)>, RunError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(projects.len());
+    if workers <= 1 {
+        return projects
+            .iter()
+            .map(|&(name, force)| {
+                Ok((
+                    name,
+                    rebase_project(&work.project(name, force, store), progress)?,
+                ))
+            })
+            .collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(projects.len()));
+    let worker = || -> Result<(), RunError> {
+        let store = Store::open(state_dir)?;
+        loop {
+            let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Some(&(name, force)) = projects.get(index) else {
+                return Ok(());
+            };
+            let report = rebase_project(&work.project(name, force, &store), progress);
+            let failed = report.is_err();
+            results
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((index, name, report));
+            if failed {
+                // The first error ends the run; the others need not start.
+                next.store(projects.len(), std::sync::atomic::Ordering::SeqCst);
+                return Ok(());
+            }
+        }
+    };
+    let opened: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for result in opened {
+        result?;
+    }
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(index, _, _)| *index);
+    results
+        .into_iter()
+        .map(|(_, name, report)| Ok((name, report?)))
+        .collect()
+}
+
+/// What every project of a stage is rebased with.
+struct StageWork<'a> {
+    root: &'a Path,
+    projects: &'a BTreeMap<ProjectName, Project>,
+    series: &'a BTreeMap<ProjectName, SeriesListing>,
+    blocked: &'a BTreeMap<PatchRef, BTreeSet<PatchRef>>,
+    options: &'a RunOptions,
+    run_id: &'a str,
+}
+
+impl StageWork<'_> {
+    fn project<'s>(&'s self, name: &ProjectName, force: bool, store: &'s Store) -> ProjectWork<'s> {
+        ProjectWork {
+            root: self.root,
+            project: &self.projects[name],
+            listing: self.series.get(name),
+            blocked: self.blocked,
+            force: self.options.all || force,
+            options: self.options,
+            store,
+            run_id: self.run_id,
+        }
     }
 }
 

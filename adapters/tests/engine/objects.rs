@@ -73,3 +73,78 @@ fn new_objects_stay_in_memory_until_packed_and_then_are_whole() {
         "a1 carried\na2\na3 upstream"
     );
 }
+
+/// carry indexes its own pack (it knows every id, offset and CRC already); the index must be
+/// the very file `git index-pack` makes of the same pack, and git must read the objects.
+#[test]
+fn the_pack_index_is_the_one_git_index_pack_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = TestRepo::init(dir.path());
+    repo.commit_file("src/a.c", "a1\na2\na3\n", "base");
+    let base = repo.head();
+    repo.git(&["checkout", "-q", "-b", "series"]);
+    for i in 0..40 {
+        // Enough objects that the fan-out table has gaps and runs; one large enough to deflate.
+        let big = if i == 7 {
+            "x\n".repeat(40_000)
+        } else {
+            String::new()
+        };
+        repo.commit_file(
+            &format!("src/f{i}.c"),
+            &format!("{i}\n{big}"),
+            &format!("carry {i}"),
+        );
+    }
+    repo.git(&["checkout", "-q", "main"]);
+    repo.commit_file("src/a.c", "a1\na2\na3 upstream\n", "upstream a3");
+    let onto = Oid::from_str(&repo.head()).expect("oid");
+
+    let project = ProjectRepo::open(&repo.path, None).expect("open");
+    let batch = project.with_writes_in_memory().expect("in memory");
+    let request = crate::oracle::request(&repo, &base, "series", &onto.to_string());
+    let result = rebase_series(
+        batch.repo(),
+        &request,
+        &mut UpstreamCache::default(),
+        &RebaseOptions::default(),
+    )
+    .expect("rebase");
+    let stats = write_new_objects(batch.repo(), result.tip, onto).expect("pack");
+    assert!(stats.objects > 100, "{stats:?}");
+
+    let packs = repo.path.join(".git/objects/pack");
+    let (pack, idx) = std::fs::read_dir(&packs)
+        .expect("pack dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pack"))
+        .map(|p| (p.clone(), p.with_extension("idx")))
+        .next()
+        .expect("carry wrote a pack");
+    let ours = std::fs::read(&idx).expect("carry's index");
+    let theirs_path = dir.path().join("git.idx");
+    let index_pack = repo.git_output(&[
+        "index-pack",
+        "-o",
+        theirs_path.to_str().expect("utf-8"),
+        pack.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        index_pack.status.success(),
+        "{}",
+        String::from_utf8_lossy(&index_pack.stderr)
+    );
+    assert!(
+        ours == std::fs::read(&theirs_path).expect("git's index"),
+        "the indexes differ"
+    );
+    let verify = repo.git_output(&["verify-pack", idx.to_str().expect("utf-8")]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let tip = result.tip.to_string();
+    assert_eq!(repo.git(&["show", &format!("{tip}:src/f39.c")]), "39");
+}
