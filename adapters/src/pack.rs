@@ -31,14 +31,15 @@ pub struct PackStats {
 }
 
 /// Writes, as one pack in `repo`'s object database, every object the commits of
-/// `base..tip` (a first-parent line, as a rebase makes) reach that their parents do not.
-/// Objects the repository already has may be written again; none that `tip` needs is left
-/// out, so a ref may point at `tip` once this returns.
+/// `base..tip` (a first-parent line, as a rebase makes) reach that their parents do not and
+/// that the repository does not already have on disk; none that `tip` needs is left out, so
+/// a ref may point at `tip` once this returns.
 pub fn write_new_objects(repo: &Repository, tip: Oid, base: Oid) -> Result<PackStats, GitError> {
     let mut objects = Vec::new();
     let mut seen = HashSet::new();
     let mut commits = 0;
     let mut current = tip;
+    let walk = std::time::Instant::now();
     while current != base {
         let commit = repo
             .find_commit(current)
@@ -53,6 +54,21 @@ pub fn write_new_objects(repo: &Repository, tip: Oid, base: Oid) -> Result<PackS
         commits += 1;
         current = parent.id();
     }
+    // What the repository already has on disk (a patch's blob that merged unchanged, a tree
+    // equal to upstream's elsewhere) is not written again. The repository opened afresh has
+    // no in-memory store, so it answers for the disk alone.
+    let disk = Repository::open(repo.path()).map_err(GitError::git("opening the repository"))?;
+    let on_disk = disk
+        .odb()
+        .map_err(GitError::git("opening the object database"))?;
+    let found = objects.len();
+    objects.retain(|&id| !on_disk.exists(id));
+    tracing::debug!(
+        found,
+        new = objects.len(),
+        elapsed_ms = walk.elapsed().as_millis(),
+        "new objects found"
+    );
     if objects.is_empty() {
         return Ok(PackStats {
             commits,
@@ -60,7 +76,13 @@ pub fn write_new_objects(repo: &Repository, tip: Oid, base: Oid) -> Result<PackS
         });
     }
 
+    let started = std::time::Instant::now();
     let pack = pack_of(repo, &objects)?;
+    tracing::debug!(
+        bytes = pack.bytes.len(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "pack built"
+    );
     write_pack(&repo.commondir().join("objects").join("pack"), &pack)?;
     Ok(PackStats {
         commits,
@@ -107,16 +129,12 @@ fn write_pack(dir: &std::path::Path, pack: &Pack) -> Result<(), GitError> {
             .tempfile_in(dir)
             .map_err(io("starting to write a pack"))?;
         file.write_all(bytes).map_err(io("writing a pack"))?;
-        // git makes pack files read-only (0444).
-        let mut permissions = file
-            .as_file()
-            .metadata()
-            .map_err(io("writing a pack"))?
-            .permissions();
-        permissions.set_readonly(true);
-        file.as_file()
-            .set_permissions(permissions)
-            .map_err(io("writing a pack"))?;
+        // git makes pack files read-only for everyone (0444); a temporary file is 0600.
+        std::fs::set_permissions(
+            file.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o444),
+        )
+        .map_err(io("writing a pack"))?;
         file.persist(dir.join(format!("pack-{name}.{extension}")))
             .map_err(|error| io("placing a pack")(error.error))?;
         Ok(())

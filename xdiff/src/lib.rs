@@ -1,4 +1,4 @@
-//! git's three-way text merge, in process.
+//! git's three-way text merge and its line diff, in process.
 //!
 //! git merges file contents with xdiff's `xdl_merge` (`xdiff/xmerge.c`) over a histogram diff
 //! (`xdiff/xhistogram.c`), then compacts each change as `xdiff/xdiffi.c` does. libgit2 bundles
@@ -70,7 +70,44 @@ struct GitBuf {
     size: usize,
 }
 
+/// `xdemitcb_t` (`xdiff.h`): where xdiff sends hunk headers and lines.
+#[repr(C)]
+struct XdEmitCb {
+    private: *mut std::ffi::c_void,
+    out_hunk: Option<
+        unsafe extern "C" fn(
+            *mut std::ffi::c_void,
+            c_long,
+            c_long,
+            c_long,
+            c_long,
+            *const c_char,
+            c_long,
+        ) -> c_int,
+    >,
+    out_line: Option<unsafe extern "C" fn(*mut std::ffi::c_void, *mut MmFile, c_int) -> c_int>,
+}
+
+/// `xdemitconf_t` (`xdiff.h`).
+#[repr(C)]
+struct XdEmitConf {
+    ctxlen: c_long,
+    interhunkctxlen: c_long,
+    flags: c_ulong,
+    find_func: *const std::ffi::c_void,
+    find_func_priv: *mut std::ffi::c_void,
+    hunk_func: *const std::ffi::c_void,
+}
+
 unsafe extern "C" {
+    /// `xdiff/xdiffi.c`: diffs `mf1` against `mf2`, emitting through `ecb`.
+    fn xdl_diff(
+        mf1: *mut MmFile,
+        mf2: *mut MmFile,
+        xpp: *const XpParam,
+        xecfg: *const XdEmitConf,
+        ecb: *mut XdEmitCb,
+    ) -> c_int;
     /// `xdiff/xmerge.c`. Reads the three inputs, writes a buffer allocated with libgit2's
     /// allocator into `result`; returns the number of conflicts, or a negative value on error.
     fn xdl_merge(
@@ -200,14 +237,7 @@ pub fn merge(base: &[u8], ours: &[u8], theirs: &[u8], options: &Options) -> Resu
         |label: &Option<std::ffi::CString>| label.as_ref().map_or(ptr::null(), |l| l.as_ptr());
     let params = XmParam {
         xpp: XpParam {
-            flags: match options.algorithm {
-                Algorithm::Myers => 0,
-                Algorithm::Histogram => XDF_HISTOGRAM_DIFF,
-            } | if options.indent_heuristic {
-                XDF_INDENT_HEURISTIC
-            } else {
-                0
-            },
+            flags: flags(options.algorithm, options.indent_heuristic),
             ignore_regex: ptr::null_mut(),
             ignore_regex_nr: 0,
             anchors: ptr::null_mut(),
@@ -266,5 +296,167 @@ pub fn merge(base: &[u8], ours: &[u8], theirs: &[u8], options: &Options) -> Resu
     match usize::try_from(status) {
         Ok(conflicts) => Ok(Merged { text, conflicts }),
         Err(_) => Err(Error::Failed),
+    }
+}
+
+/// Options of a line diff.
+#[derive(Debug, Clone, Copy)]
+pub struct DiffOptions {
+    pub algorithm: Algorithm,
+    /// git's `diff.indentHeuristic` (on by default in git's diffs).
+    pub indent_heuristic: bool,
+    /// Lines of context around each change.
+    pub context: u32,
+}
+
+impl DiffOptions {
+    /// What git's own diffs use unless configured otherwise (`git diff`, `git cherry`'s
+    /// patch-ids): Myers, the indent heuristic, three lines of context.
+    pub fn git_default() -> Self {
+        Self {
+            algorithm: Algorithm::Myers,
+            indent_heuristic: true,
+            context: 3,
+        }
+    }
+}
+
+/// One line of a diff: `b' '` (context), `b'-'` or `b'+'`, and the line with its newline
+/// (without one only at the end of a file that has none).
+pub type LineFn<'a> = dyn FnMut(u8, &[u8]) + 'a;
+
+/// The state a diff's callback reaches through xdiff's `void *`.
+struct Emit<'a, 'b> {
+    on_line: &'a mut LineFn<'b>,
+    panic: Option<Box<dyn std::any::Any + Send>>,
+}
+
+/// Hunk headers are not wanted; a callback here stops xdiff formatting them as lines.
+unsafe extern "C" fn ignore_hunk(
+    _: *mut std::ffi::c_void,
+    _: c_long,
+    _: c_long,
+    _: c_long,
+    _: c_long,
+    _: *const c_char,
+    _: c_long,
+) -> c_int {
+    0
+}
+
+/// xdiff's `out_line`: a prefix buffer and the record (and, for a last line without a
+/// newline, a third buffer saying so, which is dropped).
+unsafe extern "C" fn emit_line(
+    private: *mut std::ffi::c_void,
+    buffers: *mut MmFile,
+    count: c_int,
+) -> c_int {
+    // SAFETY: `private` is the `Emit` that `diff` passed to xdl_diff, alive for the call,
+    // and xdiff calls back on the calling thread only.
+    let emit = unsafe { &mut *private.cast::<Emit<'_, '_>>() };
+    if count < 2 || emit.panic.is_some() {
+        return 0;
+    }
+    let part = |index: usize| -> &[u8] {
+        // SAFETY: xdiff passes `count` (>= 2 here) buffers in one array; `index` < 2.
+        let buffer = unsafe { buffers.add(index) };
+        // SAFETY: each of them is a valid `mmbuffer_t` for the duration of the call.
+        let buffer = unsafe { &*buffer };
+        match usize::try_from(buffer.size) {
+            Ok(len) if len > 0 && !buffer.ptr.is_null() => {
+                // SAFETY: as above: `ptr` points at `len` readable bytes.
+                unsafe { std::slice::from_raw_parts(buffer.ptr.cast::<u8>(), len) }
+            }
+            _ => &[],
+        }
+    };
+    let (prefix, line) = (part(0), part(1));
+    let Some(&origin) = prefix.first() else {
+        return 0;
+    };
+    let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        (emit.on_line)(origin, line);
+    }));
+    match call {
+        Ok(()) => 0,
+        Err(panic) => {
+            emit.panic = Some(panic);
+            -1
+        }
+    }
+}
+
+/// Diffs `old` against `new` as git does, calling `on_line` for every context, removed and
+/// added line of every hunk, in order.
+pub fn diff(
+    old: &[u8],
+    new: &[u8],
+    options: &DiffOptions,
+    on_line: &mut LineFn<'_>,
+) -> Result<(), Error> {
+    for input in [old, new] {
+        if input.len() > MAX_SIZE {
+            return Err(Error::TooLarge { size: input.len() });
+        }
+    }
+    libgit2_sys::init();
+    let file = |data: &[u8]| MmFile {
+        ptr: data.as_ptr().cast::<c_char>().cast_mut(),
+        size: c_long::try_from(data.len()).unwrap_or(c_long::MAX),
+    };
+    let (mut a, mut b) = (file(old), file(new));
+    let params = XpParam {
+        flags: flags(options.algorithm, options.indent_heuristic),
+        ignore_regex: ptr::null_mut(),
+        ignore_regex_nr: 0,
+        anchors: ptr::null_mut(),
+        anchors_nr: 0,
+    };
+    let config = XdEmitConf {
+        ctxlen: c_long::from(options.context),
+        interhunkctxlen: 0,
+        flags: 0,
+        find_func: ptr::null(),
+        find_func_priv: ptr::null_mut(),
+        hunk_func: ptr::null(),
+    };
+    let mut emit = Emit {
+        on_line,
+        panic: None,
+    };
+    let mut callbacks = XdEmitCb {
+        private: (&raw mut emit).cast(),
+        out_hunk: Some(ignore_hunk),
+        out_line: Some(emit_line),
+    };
+    // SAFETY: the inputs point at live slices of the stated lengths, which xdiff only reads;
+    // `params`, `config` and `callbacks` (and the `emit` state it points at) outlive the call.
+    let status = unsafe {
+        xdl_diff(
+            &raw mut a,
+            &raw mut b,
+            &raw const params,
+            &raw const config,
+            &raw mut callbacks,
+        )
+    };
+    if let Some(panic) = emit.panic {
+        std::panic::resume_unwind(panic);
+    }
+    if status < 0 {
+        Err(Error::Failed)
+    } else {
+        Ok(())
+    }
+}
+
+fn flags(algorithm: Algorithm, indent_heuristic: bool) -> c_ulong {
+    (match algorithm {
+        Algorithm::Myers => 0,
+        Algorithm::Histogram => XDF_HISTOGRAM_DIFF,
+    }) | if indent_heuristic {
+        XDF_INDENT_HEURISTIC
+    } else {
+        0
     }
 }

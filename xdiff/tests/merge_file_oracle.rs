@@ -243,3 +243,69 @@ fn inputs_past_gits_limit_are_refused_before_xdiff_sees_them() {
         Err(carry_xdiff::Error::TooLarge { size: big.len() })
     );
 }
+
+/// The lines `git diff --no-index -U3` prints for a hunk body (context, removed, added),
+/// without headers and without "\ No newline" markers.
+fn git_diff_lines(dir: &Path, old: &[u8], new: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("old"), old).expect("write");
+    std::fs::write(dir.join("new"), new).expect("write");
+    let output = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args([
+            "diff",
+            "--no-index",
+            "--no-color",
+            "--no-ext-diff",
+            "-U3",
+            "old",
+            "new",
+        ])
+        .output()
+        .expect("run git diff");
+    let mut lines = Vec::new();
+    let mut in_hunk = false;
+    for line in output.stdout.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"@@") {
+            in_hunk = true;
+        } else if in_hunk && matches!(line.first(), Some(b' ' | b'-' | b'+')) {
+            lines.extend_from_slice(line);
+        }
+    }
+    lines
+}
+
+/// carry's patch-ids hash the lines of git's default diff; they must be git's lines.
+#[test]
+fn diffs_are_the_lines_git_diff_prints() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let cases = std::env::var("CARRY_XDIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(150, |n: u64| n / 4);
+    for index in 0..cases {
+        let case = case(7, index);
+        let git = git_diff_lines(dir.path(), &case.base, &case.ours);
+        let mut carry = Vec::new();
+        carry_xdiff::diff(
+            &case.base,
+            &case.ours,
+            &carry_xdiff::DiffOptions::git_default(),
+            &mut |origin, line| {
+                carry.push(origin);
+                carry.extend_from_slice(line);
+                if !line.ends_with(b"\n") {
+                    carry.push(b'\n');
+                }
+            },
+        )
+        .expect("a diff");
+        assert!(
+            carry == git,
+            "case {index}: git diff printed\n{}\ncarry's diff\n{}",
+            String::from_utf8_lossy(&git),
+            String::from_utf8_lossy(&carry)
+        );
+    }
+}

@@ -5,8 +5,9 @@
 //! a SHA-1 of the header (`diff--git`, paths, new/deleted/old/new modes), then either both
 //! blob ids (binary files) or the `---`/`+++` lines and every `+`/`-`/context line of a
 //! three-line-context diff with all whitespace removed; the files' digests are summed
-//! byte-wise with carry, so file order does not matter. The diff lines come from libgit2,
-//! whose xdiff is git's, file by file from the blobs.
+//! byte-wise with carry, so file order does not matter. The diff lines come from git's own
+//! xdiff ([`carry_xdiff::diff`]) with git's default options (Myers and the indent heuristic,
+//! which libgit2's diff does not apply by default).
 
 use git2::Oid;
 use git2::Repository;
@@ -78,32 +79,23 @@ pub(crate) fn commit_patch_id(
                 hash.update(b"+++b/");
                 hash.update(&without_space(path));
             }
-            let mut options = git2::DiffOptions::new();
-            options.context_lines(3).interhunk_lines(0);
-            let as_path = &*crate::paths::to_path(&change.path);
-            let file_patch = git2::Patch::from_buffers(
+            // git's xdiff with git's default diff options, as `git cherry` diffs.
+            let mut line_bytes = Vec::new();
+            let diffed = carry_xdiff::diff(
                 old_blob.as_deref().unwrap_or_default(),
-                Some(as_path),
                 new_blob.as_deref().unwrap_or_default(),
-                Some(as_path),
-                Some(&mut options),
-            )
-            .map_err(GitError::git("diffing a file"))?;
-            for hunk in 0..file_patch.num_hunks() {
-                let lines = file_patch
-                    .num_lines_in_hunk(hunk)
-                    .map_err(GitError::git("diffing a file"))?;
-                for line in 0..lines {
-                    let line = file_patch
-                        .line_in_hunk(hunk, line)
-                        .map_err(GitError::git("diffing a file"))?;
-                    let origin = line.origin();
-                    if matches!(origin, '+' | '-' | ' ') {
-                        let mut bytes = vec![u8::try_from(origin).unwrap_or(b' ')];
-                        bytes.extend_from_slice(line.content());
-                        hash.update(&without_space(&bytes));
-                    }
-                }
+                &carry_xdiff::DiffOptions::git_default(),
+                &mut |origin, line| {
+                    line_bytes.clear();
+                    line_bytes.push(origin);
+                    line_bytes.extend_from_slice(line);
+                    hash.update(&without_space(&line_bytes));
+                },
+            );
+            if let Err(error) = diffed {
+                return Err(GitError::git(format!("diffing {}", change.path))(
+                    git2::Error::from_str(&error.to_string()),
+                ));
             }
         }
         let digest = hash.digest().bytes();
