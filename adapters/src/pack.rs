@@ -34,7 +34,16 @@ pub struct PackStats {
 /// `base..tip` (a first-parent line, as a rebase makes) reach that their parents do not and
 /// that the repository does not already have on disk; none that `tip` needs is left out, so
 /// a ref may point at `tip` once this returns.
-pub fn write_new_objects(repo: &Repository, tip: Oid, base: Oid) -> Result<PackStats, GitError> {
+///
+/// `also` names more commits to write the same way (each with what it adds over its first
+/// parent): the commits a patch directory's files became, which reports name as each
+/// patch's `from`.
+pub fn write_new_objects(
+    repo: &Repository,
+    tip: Oid,
+    base: Oid,
+    also: &[Oid],
+) -> Result<PackStats, GitError> {
     let mut objects = Vec::new();
     let mut seen = HashSet::new();
     let mut commits = 0;
@@ -44,15 +53,17 @@ pub fn write_new_objects(repo: &Repository, tip: Oid, base: Oid) -> Result<PackS
         let commit = repo
             .find_commit(current)
             .map_err(GitError::git("reading a rebased commit"))?;
-        let parent = commit
-            .parent(0)
-            .map_err(GitError::git("reading a rebased commit's parent"))?;
-        let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
-        let parent_tree = parent.tree().map_err(GitError::git("reading a tree"))?;
-        push_new(&mut objects, &mut seen, current);
-        new_objects(repo, Some(&parent_tree), &tree, &mut objects, &mut seen)?;
+        push_commit(repo, &commit, &mut objects, &mut seen)?;
         commits += 1;
-        current = parent.id();
+        current = commit
+            .parent_id(0)
+            .map_err(GitError::git("reading a rebased commit's parent"))?;
+    }
+    for &id in also {
+        let commit = repo
+            .find_commit(id)
+            .map_err(GitError::git("reading a commit"))?;
+        push_commit(repo, &commit, &mut objects, &mut seen)?;
     }
     // What the repository already has on disk (a patch's blob that merged unchanged, a tree
     // equal to upstream's elsewhere) is not written again. The repository opened afresh has
@@ -288,6 +299,22 @@ fn push_object_header(pack: &mut Vec<u8>, kind: u8, size: usize) {
         rest >>= 7;
     }
     pack.push(byte);
+}
+
+/// `commit` and what its tree adds over its first parent's.
+fn push_commit(
+    repo: &Repository,
+    commit: &git2::Commit<'_>,
+    objects: &mut Vec<Oid>,
+    seen: &mut HashSet<Oid>,
+) -> Result<(), GitError> {
+    let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
+    let parent_tree = match commit.parent(0) {
+        Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
+        Err(_) => None,
+    };
+    push_new(objects, seen, commit.id());
+    new_objects(repo, parent_tree.as_ref(), &tree, objects, seen)
 }
 
 fn push_new(objects: &mut Vec<Oid>, seen: &mut HashSet<Oid>, id: Oid) {

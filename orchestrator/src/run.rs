@@ -215,19 +215,43 @@ pub fn fetch_all(
         .filter(|p| projects.is_empty() || projects.contains(&p.name))
         .collect();
     chosen.sort_by_key(|p| p.position);
-    chosen
-        .into_iter()
-        .map(|project| {
+    // Each fetch is a `git fetch` process that mostly waits (on the network, or on a local
+    // upstream's disk), so several run at once; results keep the manifest's order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(chosen.len()));
+    let fetcher = || {
+        loop {
+            let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Some(project) = chosen.get(index) else {
+                return;
+            };
             progress.event(RunEvent::Fetching {
                 project: project.name.clone(),
             });
-            (
-                project.name.clone(),
-                fetch_project(&workspace.root, project),
-            )
-        })
+            let result = fetch_project(&workspace.root, project);
+            results
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push((index, project.name.clone(), result));
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..chosen.len().clamp(1, PARALLEL_FETCHES) {
+            scope.spawn(fetcher);
+        }
+    });
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(index, _, _)| *index);
+    results
+        .into_iter()
+        .map(|(_, name, result)| (name, result))
         .collect()
 }
+
+/// How many `git fetch` processes run at once.
+const PARALLEL_FETCHES: usize = 8;
 
 fn fetch_project(root: &Path, project: &Project) -> Result<(), fetch::FetchError> {
     let repo = root.join(&project.repo);
@@ -693,8 +717,8 @@ fn rebase_project(
         ));
     };
 
-    // Where the series sits now, and its patches as commits on it.
-    let (from, inputs) = match &project.series.source {
+    // Where the series sits now, and (for a branch) its patches as commits on it.
+    let (from, branch) = match &project.series.source {
         SeriesSource::Branch(_) => {
             let Some(base) = listing.base else {
                 return Ok(error_report(
@@ -703,27 +727,12 @@ fn rebase_project(
                     "the series has no base; run `carry validate`".to_owned(),
                 ));
             };
-            (base, branch_inputs(listing))
+            (base, Some(branch_inputs(listing)))
         }
-        SeriesSource::Dir(_) => {
-            let base = match dir_base(&repo, project, to) {
-                Ok(base) => base,
-                Err(error) => return Ok(error_report(name, None, error)),
-            };
-            match dir_commits(work.root, &repo, base, listing) {
-                Ok(inputs) => (base, inputs),
-                Err(error) => {
-                    return Ok(error_report(
-                        name,
-                        Some(UpstreamMove {
-                            from: base.to_string(),
-                            to: to.to_string(),
-                        }),
-                        error,
-                    ));
-                }
-            }
-        }
+        SeriesSource::Dir(_) => match dir_base(&repo, project, to) {
+            Ok(base) => (base, None),
+            Err(error) => return Ok(error_report(name, None, error)),
+        },
     };
     let upstream = UpstreamMove {
         from: from.to_string(),
@@ -734,6 +743,29 @@ fn rebase_project(
         report.upstream = Some(upstream);
         return Ok(report);
     }
+    // New objects stay in memory until the series is done, then go to disk as one pack:
+    // the commits a patch directory's files become, and the rebased ones.
+    let batch = match repo.with_writes_in_memory() {
+        Ok(batch) => batch,
+        Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
+    };
+    let inputs = match branch {
+        Some(inputs) => inputs,
+        None => match dir_commits(work.root, &batch, from, listing) {
+            Ok(inputs) => inputs,
+            Err(error) => return Ok(error_report(name, Some(upstream), error)),
+        },
+    };
+    let applied_commits: Vec<Oid> = match &project.series.source {
+        SeriesSource::Dir(_) => inputs
+            .iter()
+            .filter_map(|input| match input.body {
+                PatchBody::Commit(id) => Some(id),
+                PatchBody::Unusable { .. } => None,
+            })
+            .collect(),
+        SeriesSource::Branch(_) => Vec::new(),
+    };
 
     let mut read_notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let request = RebaseRequest {
@@ -815,11 +847,6 @@ fn rebase_project(
             name: patch.to_owned(),
         });
     };
-    // New objects stay in memory until the series is done, then go to disk as one pack.
-    let batch = match repo.with_writes_in_memory() {
-        Ok(batch) => batch,
-        Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
-    };
     let result = match rebase::rebase_series_with_progress(
         batch.repo(),
         &request,
@@ -831,7 +858,7 @@ fn rebase_project(
         Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
     };
     let started = std::time::Instant::now();
-    match pack::write_new_objects(batch.repo(), result.tip, to) {
+    match pack::write_new_objects(batch.repo(), result.tip, to, &applied_commits) {
         Ok(stats) => tracing::debug!(
             commits = stats.commits,
             objects = stats.objects,

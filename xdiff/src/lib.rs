@@ -321,27 +321,86 @@ impl DiffOptions {
     }
 }
 
-/// One line of a diff: `b' '` (context), `b'-'` or `b'+'`, and the line with its newline
-/// (without one only at the end of a file that has none).
-pub type LineFn<'a> = dyn FnMut(u8, &[u8]) + 'a;
+/// What a diff reports, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffEvent<'a> {
+    /// A hunk starts: its first line and line count on each side, as git's header prints
+    /// them (a side with no lines starts at the line before).
+    Hunk {
+        old_start: u64,
+        old_lines: u64,
+        new_start: u64,
+        new_lines: u64,
+    },
+    /// One line of the hunk: `b' '` (context), `b'-'` or `b'+'`, and the line with its
+    /// newline (without one only at the end of a file that has none).
+    Line { origin: u8, text: &'a [u8] },
+}
 
-/// The state a diff's callback reaches through xdiff's `void *`.
+impl DiffEvent<'_> {
+    /// A hunk's header as git prints it (`@@ -2 +2,3 @@`; a count of one is left out).
+    pub fn header(old_start: u64, old_lines: u64, new_start: u64, new_lines: u64) -> String {
+        let side = |start: u64, lines: u64| {
+            if lines == 1 {
+                start.to_string()
+            } else {
+                format!("{start},{lines}")
+            }
+        };
+        format!(
+            "@@ -{} +{} @@",
+            side(old_start, old_lines),
+            side(new_start, new_lines)
+        )
+    }
+}
+
+/// Receives a diff's events.
+pub type EventFn<'a> = dyn FnMut(DiffEvent<'_>) + 'a;
+
+/// The state a diff's callbacks reach through xdiff's `void *`.
 struct Emit<'a, 'b> {
-    on_line: &'a mut LineFn<'b>,
+    on_event: &'a mut EventFn<'b>,
     panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
-/// Hunk headers are not wanted; a callback here stops xdiff formatting them as lines.
-unsafe extern "C" fn ignore_hunk(
-    _: *mut std::ffi::c_void,
-    _: c_long,
-    _: c_long,
-    _: c_long,
-    _: c_long,
-    _: *const c_char,
-    _: c_long,
+impl Emit<'_, '_> {
+    /// Calls back, keeping a panic to resume once xdiff has returned (unwinding through C is
+    /// undefined behaviour).
+    fn send(&mut self, event: DiffEvent<'_>) -> c_int {
+        if self.panic.is_some() {
+            return -1;
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| (self.on_event)(event))) {
+            Ok(()) => 0,
+            Err(panic) => {
+                self.panic = Some(panic);
+                -1
+            }
+        }
+    }
+}
+
+/// xdiff's `out_hunk`: a hunk's header fields (given here, xdiff does not print them).
+unsafe extern "C" fn emit_hunk(
+    private: *mut std::ffi::c_void,
+    old_start: c_long,
+    old_lines: c_long,
+    new_start: c_long,
+    new_lines: c_long,
+    _function: *const c_char,
+    _function_len: c_long,
 ) -> c_int {
-    0
+    // SAFETY: `private` is the `Emit` that `diff` passed to xdl_diff, alive for the call,
+    // and xdiff calls back on the calling thread only.
+    let emit = unsafe { &mut *private.cast::<Emit<'_, '_>>() };
+    let number = |n: c_long| u64::try_from(n).unwrap_or(0);
+    emit.send(DiffEvent::Hunk {
+        old_start: number(old_start),
+        old_lines: number(old_lines),
+        new_start: number(new_start),
+        new_lines: number(new_lines),
+    })
 }
 
 /// xdiff's `out_line`: a prefix buffer and the record (and, for a last line without a
@@ -354,7 +413,7 @@ unsafe extern "C" fn emit_line(
     // SAFETY: `private` is the `Emit` that `diff` passed to xdl_diff, alive for the call,
     // and xdiff calls back on the calling thread only.
     let emit = unsafe { &mut *private.cast::<Emit<'_, '_>>() };
-    if count < 2 || emit.panic.is_some() {
+    if count < 2 {
         return 0;
     }
     let part = |index: usize| -> &[u8] {
@@ -374,25 +433,16 @@ unsafe extern "C" fn emit_line(
     let Some(&origin) = prefix.first() else {
         return 0;
     };
-    let call = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        (emit.on_line)(origin, line);
-    }));
-    match call {
-        Ok(()) => 0,
-        Err(panic) => {
-            emit.panic = Some(panic);
-            -1
-        }
-    }
+    emit.send(DiffEvent::Line { origin, text: line })
 }
 
-/// Diffs `old` against `new` as git does, calling `on_line` for every context, removed and
-/// added line of every hunk, in order.
+/// Diffs `old` against `new` as git does, calling `on_event` for every hunk and for every
+/// context, removed and added line of it, in order.
 pub fn diff(
     old: &[u8],
     new: &[u8],
     options: &DiffOptions,
-    on_line: &mut LineFn<'_>,
+    on_event: &mut EventFn<'_>,
 ) -> Result<(), Error> {
     for input in [old, new] {
         if input.len() > MAX_SIZE {
@@ -421,12 +471,12 @@ pub fn diff(
         hunk_func: ptr::null(),
     };
     let mut emit = Emit {
-        on_line,
+        on_event,
         panic: None,
     };
     let mut callbacks = XdEmitCb {
         private: (&raw mut emit).cast(),
-        out_hunk: Some(ignore_hunk),
+        out_hunk: Some(emit_hunk),
         out_line: Some(emit_line),
     };
     // SAFETY: the inputs point at live slices of the stated lengths, which xdiff only reads;

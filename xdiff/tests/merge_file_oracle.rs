@@ -244,8 +244,8 @@ fn inputs_past_gits_limit_are_refused_before_xdiff_sees_them() {
     );
 }
 
-/// The lines `git diff --no-index -U3` prints for a hunk body (context, removed, added),
-/// without headers and without "\ No newline" markers.
+/// What `git diff --no-index -U3` prints for each hunk: its header (without the function
+/// context) and its context, removed and added lines, without "\ No newline" markers.
 fn git_diff_lines(dir: &Path, old: &[u8], new: &[u8]) -> Vec<u8> {
     std::fs::write(dir.join("old"), old).expect("write");
     std::fs::write(dir.join("new"), new).expect("write");
@@ -269,6 +269,13 @@ fn git_diff_lines(dir: &Path, old: &[u8], new: &[u8]) -> Vec<u8> {
     for line in output.stdout.split_inclusive(|&b| b == b'\n') {
         if line.starts_with(b"@@") {
             in_hunk = true;
+            // The header without the function context git prints after it.
+            let end = line[2..]
+                .windows(2)
+                .position(|w| w == b"@@")
+                .map_or(line.len(), |p| p + 4);
+            lines.extend_from_slice(&line[..end]);
+            lines.push(b'\n');
         } else if in_hunk && matches!(line.first(), Some(b' ' | b'-' | b'+')) {
             lines.extend_from_slice(line);
         }
@@ -292,11 +299,24 @@ fn diffs_are_the_lines_git_diff_prints() {
             &case.base,
             &case.ours,
             &carry_xdiff::DiffOptions::git_default(),
-            &mut |origin, line| {
-                carry.push(origin);
-                carry.extend_from_slice(line);
-                if !line.ends_with(b"\n") {
+            &mut |event| match event {
+                carry_xdiff::DiffEvent::Hunk {
+                    old_start,
+                    old_lines,
+                    new_start,
+                    new_lines,
+                } => {
+                    let header =
+                        carry_xdiff::DiffEvent::header(old_start, old_lines, new_start, new_lines);
+                    carry.extend_from_slice(header.as_bytes());
                     carry.push(b'\n');
+                }
+                carry_xdiff::DiffEvent::Line { origin, text } => {
+                    carry.push(origin);
+                    carry.extend_from_slice(text);
+                    if !text.ends_with(b"\n") {
+                        carry.push(b'\n');
+                    }
                 }
             },
         )

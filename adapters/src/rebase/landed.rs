@@ -306,41 +306,56 @@ fn commit_hunks(
         Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
         Err(_) => None,
     };
-    let mut options = git2::DiffOptions::new();
-    options.context_lines(0).disable_pathspec_match(true);
+    let content = |tree: Option<&git2::Tree<'_>>,
+                   path: &str|
+     -> Result<Option<(Oid, Vec<u8>)>, GitError> {
+        match tree.map(|tree| super::merge::entry_at(tree, path)) {
+            Some(Ok(Some(entry))) => Ok(Some((entry.id, super::merge::read_content(repo, entry)?))),
+            _ => Ok(None),
+        }
+    };
+    let options = carry_xdiff::DiffOptions {
+        context: 0,
+        ..carry_xdiff::DiffOptions::git_default()
+    };
+    let mut hunks: Hunks = Vec::new();
     for path in paths {
-        options.pathspec(crate::paths::to_bytes(path).into_owned());
-    }
-    let diff = repo
-        .diff_tree_to_tree(parent.as_ref(), Some(&tree), Some(&mut options))
-        .map_err(GitError::git("diffing a commit"))?;
-    let mut hunks = Vec::new();
-    for index in 0..diff.deltas().len() {
-        let Some(file) =
-            git2::Patch::from_diff(&diff, index).map_err(GitError::git("diffing a commit"))?
-        else {
+        let (before, after) = (content(parent.as_ref(), path)?, content(Some(&tree), path)?);
+        if before.as_ref().map(|(id, _)| id) == after.as_ref().map(|(id, _)| id) {
             continue;
-        };
-        let path = file
-            .delta()
-            .new_file()
-            .path_bytes()
-            .or_else(|| file.delta().old_file().path_bytes())
-            .map(crate::paths::to_text)
-            .unwrap_or_default();
-        for hunk in 0..file.num_hunks() {
-            let (header, lines) = file.hunk(hunk).map_err(GitError::git("diffing a commit"))?;
-            let header = String::from_utf8_lossy(header.header()).trim().to_owned();
-            let mut changed = Vec::with_capacity(lines);
-            for line in 0..lines {
-                let line = file
-                    .line_in_hunk(hunk, line)
-                    .map_err(GitError::git("diffing a commit"))?;
-                let mut bytes = vec![u8::try_from(line.origin()).unwrap_or(b' ')];
-                bytes.extend_from_slice(line.content());
-                changed.push(bytes);
+        }
+        let (old, new) = (
+            before.map(|(_, bytes)| bytes).unwrap_or_default(),
+            after.map(|(_, bytes)| bytes).unwrap_or_default(),
+        );
+        // git shows no hunks for a binary file.
+        if super::merge::is_binary(&old) || super::merge::is_binary(&new) {
+            continue;
+        }
+        let diffed = carry_xdiff::diff(&old, &new, &options, &mut |event| match event {
+            carry_xdiff::DiffEvent::Hunk {
+                old_start,
+                old_lines,
+                new_start,
+                new_lines,
+            } => hunks.push((
+                path.clone(),
+                carry_xdiff::DiffEvent::header(old_start, old_lines, new_start, new_lines),
+                Vec::new(),
+            )),
+            carry_xdiff::DiffEvent::Line { origin, text } => {
+                if let Some((_, _, lines)) = hunks.last_mut() {
+                    let mut line = Vec::with_capacity(text.len() + 1);
+                    line.push(origin);
+                    line.extend_from_slice(text);
+                    lines.push(line);
+                }
             }
-            hunks.push((path.clone(), header, changed));
+        });
+        if let Err(error) = diffed {
+            return Err(GitError::git(format!("diffing {path}"))(
+                git2::Error::from_str(&error.to_string()),
+            ));
         }
     }
     Ok(hunks)

@@ -85,11 +85,13 @@ pub(crate) fn commit_patch_id(
                 old_blob.as_deref().unwrap_or_default(),
                 new_blob.as_deref().unwrap_or_default(),
                 &carry_xdiff::DiffOptions::git_default(),
-                &mut |origin, line| {
-                    line_bytes.clear();
-                    line_bytes.push(origin);
-                    line_bytes.extend_from_slice(line);
-                    hash.update(&without_space(&line_bytes));
+                &mut |event| {
+                    if let carry_xdiff::DiffEvent::Line { origin, text } = event {
+                        line_bytes.clear();
+                        line_bytes.push(origin);
+                        line_bytes.extend_from_slice(text);
+                        hash.update(&without_space(&line_bytes));
+                    }
                 },
             );
             if let Err(error) = diffed {

@@ -58,7 +58,7 @@ fn new_objects_stay_in_memory_until_packed_and_then_are_whole() {
         "the new commit is not on disk before the pack is written"
     );
 
-    let stats = write_new_objects(batch.repo(), result.tip, onto).expect("pack");
+    let stats = write_new_objects(batch.repo(), result.tip, onto, &[]).expect("pack");
     assert_eq!(stats.commits, 2);
     assert_eq!(loose_objects(&repo), loose_before, "nothing written loose");
     repo.git(&["update-ref", "refs/carry/candidate/test", &tip]);
@@ -110,7 +110,7 @@ fn the_pack_index_is_the_one_git_index_pack_writes() {
         &RebaseOptions::default(),
     )
     .expect("rebase");
-    let stats = write_new_objects(batch.repo(), result.tip, onto).expect("pack");
+    let stats = write_new_objects(batch.repo(), result.tip, onto, &[]).expect("pack");
     assert!(stats.objects > 100, "{stats:?}");
 
     let packs = repo.path.join(".git/objects/pack");
