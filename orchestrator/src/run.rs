@@ -766,6 +766,13 @@ fn rebase_project(
             .collect(),
         SeriesSource::Branch(_) => Vec::new(),
     };
+    // The files' commits go to disk first: reports name them (each patch's `from`), and the
+    // landed check reads them from other threads.
+    if !applied_commits.is_empty()
+        && let Err(error) = pack::write_new_objects(batch.repo(), from, from, &applied_commits)
+    {
+        return Ok(error_report(name, Some(upstream), error_chain(&error)));
+    }
 
     let mut read_notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let request = RebaseRequest {
@@ -858,7 +865,7 @@ fn rebase_project(
         Err(error) => return Ok(error_report(name, Some(upstream), error_chain(&error))),
     };
     let started = std::time::Instant::now();
-    match pack::write_new_objects(batch.repo(), result.tip, to, &applied_commits) {
+    match pack::write_new_objects(batch.repo(), result.tip, to, &[]) {
         Ok(stats) => tracing::debug!(
             commits = stats.commits,
             objects = stats.objects,

@@ -208,7 +208,7 @@ impl UpstreamIndex {
         repo: &Repository,
         commit: &git2::Commit<'_>,
         patch_paths: &[String],
-        cache: &mut UpstreamCache,
+        patch_ids: &mut PatchIds<'_>,
     ) -> Result<Option<(Option<Oid>, LandedBy)>, GitError> {
         let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
         for named in named_upstream_commits(&message) {
@@ -235,14 +235,14 @@ impl UpstreamIndex {
         }
         // A patch's commit does not change between nightly runs either: its patch-id is
         // cached like upstream's.
-        let Some(own) = cached_patch_id(repo, commit, cache)? else {
+        let Some(own) = patch_ids.of(repo, commit)? else {
             return Ok(None);
         };
         for candidate in candidates {
             let upstream = repo
                 .find_commit(candidate)
                 .map_err(GitError::git("reading an upstream commit"))?;
-            if cached_patch_id(repo, &upstream, cache)? == Some(own) {
+            if patch_ids.of(repo, &upstream)? == Some(own) {
                 return Ok(Some((Some(candidate), LandedBy::PatchId)));
             }
         }
@@ -476,21 +476,37 @@ fn commit_facts(
     })
 }
 
-/// [`patch_id`], from `cache` when it has the commit, else computed and kept there.
-fn cached_patch_id(
-    repo: &Repository,
-    commit: &git2::Commit<'_>,
-    cache: &mut UpstreamCache,
-) -> Result<Option<Oid>, GitError> {
-    let key = commit.id().to_string();
-    if let Some(id) = cache.patch_ids.get(&key) {
-        return Ok(Oid::from_str(id).ok());
+/// Patch-ids known from earlier runs, and those found in this one (kept apart so that
+/// several threads may look up at once, each with its own finds).
+pub(crate) struct PatchIds<'a> {
+    known: &'a HashMap<String, String>,
+    pub(crate) found: HashMap<String, String>,
+}
+
+impl<'a> PatchIds<'a> {
+    pub(crate) fn new(cache: &'a UpstreamCache) -> Self {
+        Self {
+            known: &cache.patch_ids,
+            found: HashMap::new(),
+        }
     }
-    let id = patch_id(repo, commit)?;
-    if let Some(id) = id {
-        cache.patch_ids.insert(key, id.to_string());
+
+    /// [`patch_id`], known or found before, else computed and kept.
+    fn of(
+        &mut self,
+        repo: &Repository,
+        commit: &git2::Commit<'_>,
+    ) -> Result<Option<Oid>, GitError> {
+        let key = commit.id().to_string();
+        if let Some(id) = self.known.get(&key).or_else(|| self.found.get(&key)) {
+            return Ok(Oid::from_str(id).ok());
+        }
+        let id = patch_id(repo, commit)?;
+        if let Some(id) = id {
+            self.found.insert(key, id.to_string());
+        }
+        Ok(id)
     }
-    Ok(id)
 }
 
 /// `git patch-id --stable` of a commit against its first parent; `None` for an empty change.

@@ -16,6 +16,7 @@ pub mod merge;
 mod patch_id;
 mod renames;
 mod tree_diff;
+mod verdicts;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -269,13 +270,102 @@ pub fn rebase_series_with_progress(
             Prepared::Unusable { .. } => Vec::new(),
         }),
     )?;
-    // The landed check's whole cost: the index and each patch's look-up in it.
-    let mut landed_time = indexing.elapsed();
+    let index_time = indexing.elapsed();
     tracing::debug!(
         commits = index.len(),
-        elapsed_ms = landed_time.as_millis(),
+        elapsed_ms = index_time.as_millis(),
         "landed index built"
     );
+    let jobs: Vec<Option<verdicts::Job>> = prepared
+        .iter()
+        .map(|prepared| match prepared {
+            Prepared::Commit {
+                commit, changes, ..
+            } => Some(verdicts::Job {
+                commit: commit.id(),
+                paths: changes.iter().map(|c| c.path.clone()).collect(),
+            }),
+            Prepared::Unusable { .. } => None,
+        })
+        .collect();
+    // Workers read the patches' commits through their own handles, so only when the
+    // commits are on disk (a trial's are in memory only).
+    let on_disk = Repository::open(repo.path())
+        .and_then(|disk| {
+            let odb = disk.odb()?;
+            Ok(jobs.iter().flatten().all(|job| odb.exists(job.commit)))
+        })
+        .unwrap_or(false);
+    let workers = if on_disk && jobs.len() > 1 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    } else {
+        0
+    };
+    let (tip, results) = if workers > 0 {
+        let verdicts = verdicts::Verdicts::new(jobs, &index, cache);
+        let path = repo.path().to_owned();
+        let merged = std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| verdicts.work(&path));
+            }
+            let merged = merge_all(
+                repo,
+                request,
+                options,
+                prepared,
+                &index,
+                &mut trees,
+                on_patch,
+                &mut |position| verdicts.take(position),
+            );
+            if merged.is_err() {
+                verdicts.stop();
+            }
+            merged
+        });
+        let found = verdicts.into_found();
+        cache.patch_ids.extend(found);
+        merged?
+    } else {
+        let mut decided: Vec<Option<verdicts::Landed>> =
+            verdicts::decide_all(repo, &index, &jobs, cache)?;
+        merge_all(
+            repo,
+            request,
+            options,
+            prepared,
+            &index,
+            &mut trees,
+            on_patch,
+            &mut |position| Ok(decided.get_mut(position).and_then(Option::take)),
+        )?
+    };
+    tracing::debug!(
+        patches = results.len(),
+        workers,
+        elapsed_ms = started.elapsed().as_millis(),
+        index_ms = index_time.as_millis(),
+        "rebased series"
+    );
+    Ok(SeriesResult {
+        tip,
+        patches: results,
+        upstream_commits: index.len(),
+    })
+}
+
+/// The merge loop: each patch in order onto the tip so far, taking whether it landed from
+/// `landed` (see [`verdicts`]).
+fn merge_all(
+    repo: &Repository,
+    request: &RebaseRequest,
+    options: &RebaseOptions,
+    prepared: Vec<Prepared<'_, '_>>,
+    index: &UpstreamIndex,
+    trees: &mut TreeReader<'_>,
+    on_patch: &mut dyn FnMut(usize, &str),
+    landed: &mut dyn FnMut(usize) -> Result<Option<verdicts::Landed>, GitError>,
+) -> Result<(Oid, Vec<PatchResult>), RebaseError> {
     let mut tip = repo
         .find_commit(request.onto)
         .map_err(GitError::git("reading the new upstream commit"))?;
@@ -328,24 +418,9 @@ pub fn rebase_series_with_progress(
         let blockers = failures.blockers(&input.blocked_by, &paths, &message);
 
         // Landed first: what upstream already has is landed, whatever came before it.
-        let finding = std::time::Instant::now();
-        let landed = index.find(repo, &commit, &paths, cache)?;
-        landed_time += finding.elapsed();
-        let outcome = if let Some((upstream, by)) = landed {
-            // Named or matched by Change-Id, yet a different diff: say what the downstream
-            // copy has that upstream's commit does not, before it is dropped.
-            // (Equal diffs have no such hunks: the hunk comparison alone decides.)
-            if let (Some(upstream), LandedBy::CherryPick | LandedBy::ChangeId) = (upstream, by) {
-                let extra = landed::hunks_not_upstream(repo, &commit, upstream, &paths)?;
-                if !extra.is_empty() {
-                    notes.push(format!(
-                        "landed upstream as {}, but {} hunk(s) of this copy are not in it: {}",
-                        &upstream.to_string()[..12],
-                        extra.len(),
-                        extra.join("; ")
-                    ));
-                }
-            }
+        let outcome = if let Some(found) = landed(position)? {
+            notes.extend(found.note);
+            let (upstream, by) = (found.upstream, found.by);
             Outcome::Landed {
                 upstream_commit: upstream.map(|id| id.to_string()),
                 by,
@@ -354,7 +429,7 @@ pub fn rebase_series_with_progress(
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
             let mut merged = merge::merge_changes(repo, &changes, &tip_tree)?;
             if merged == TreeMerge::NeedsRenames {
-                merged = renames::merge(repo, &mut trees, &parent_tree, &tip_tree, &changes)?;
+                merged = renames::merge(repo, trees, &parent_tree, &tip_tree, &changes)?;
             }
             match merged {
                 // A commit that was empty in the series stays, as `git rebase` keeps it.
@@ -429,17 +504,7 @@ pub fn rebase_series_with_progress(
             notes,
         });
     }
-    tracing::debug!(
-        patches = results.len(),
-        elapsed_ms = started.elapsed().as_millis(),
-        landed_ms = landed_time.as_millis(),
-        "rebased series"
-    );
-    Ok(SeriesResult {
-        tip: tip.id(),
-        patches: results,
-        upstream_commits: index.len(),
-    })
+    Ok((tip.id(), results))
 }
 
 /// `original` on a new tree and parent: its author, committer, `encoding` and message kept
