@@ -301,6 +301,12 @@ pub fn rebase_series_with_progress(
     } else {
         0
     };
+    let series = Series {
+        repo,
+        request,
+        options,
+        index: &index,
+    };
     let (tip, results) = if workers > 0 {
         let verdicts = verdicts::Verdicts::new(jobs, &index, cache);
         let path = repo.path().to_owned();
@@ -308,16 +314,9 @@ pub fn rebase_series_with_progress(
             for _ in 0..workers {
                 scope.spawn(|| verdicts.work(&path));
             }
-            let merged = merge_all(
-                repo,
-                request,
-                options,
-                prepared,
-                &index,
-                &mut trees,
-                on_patch,
-                &mut |position| verdicts.take(position),
-            );
+            let merged = merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
+                verdicts.take(position)
+            });
             if merged.is_err() {
                 verdicts.stop();
             }
@@ -329,16 +328,9 @@ pub fn rebase_series_with_progress(
     } else {
         let mut decided: Vec<Option<verdicts::Landed>> =
             verdicts::decide_all(repo, &index, &jobs, cache)?;
-        merge_all(
-            repo,
-            request,
-            options,
-            prepared,
-            &index,
-            &mut trees,
-            on_patch,
-            &mut |position| Ok(decided.get_mut(position).and_then(Option::take)),
-        )?
+        merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
+            Ok(decided.get_mut(position).and_then(Option::take))
+        })?
     };
     tracing::debug!(
         patches = results.len(),
@@ -354,18 +346,30 @@ pub fn rebase_series_with_progress(
     })
 }
 
+/// What every patch of a series is merged with.
+#[derive(Clone, Copy)]
+struct Series<'a> {
+    repo: &'a Repository,
+    request: &'a RebaseRequest,
+    options: &'a RebaseOptions,
+    index: &'a UpstreamIndex,
+}
+
 /// The merge loop: each patch in order onto the tip so far, taking whether it landed from
 /// `landed` (see [`verdicts`]).
 fn merge_all(
-    repo: &Repository,
-    request: &RebaseRequest,
-    options: &RebaseOptions,
+    series: &Series<'_>,
     prepared: Vec<Prepared<'_, '_>>,
-    index: &UpstreamIndex,
     trees: &mut TreeReader<'_>,
     on_patch: &mut dyn FnMut(usize, &str),
     landed: &mut dyn FnMut(usize) -> Result<Option<verdicts::Landed>, GitError>,
 ) -> Result<(Oid, Vec<PatchResult>), RebaseError> {
+    let Series {
+        repo,
+        request,
+        options,
+        index,
+    } = *series;
     let mut tip = repo
         .find_commit(request.onto)
         .map_err(GitError::git("reading the new upstream commit"))?;
