@@ -189,6 +189,22 @@ def main():
         print(f"eight projects in one stage: carry {seconds:.2f}s, sum of git's times / {cores} cores "
               f"{budget:.2f}s, ratio {seconds / budget:.2f}x, peak {rss // 1024} MiB", flush=True)
 
+        # Nightly runs with nothing to do: 20 projects, fetched and tested as a nightly job
+        # runs (`carry run`, no flags). First the night after a run whose results were not
+        # promoted (the same inputs: every rebase is reused), then the night after promotion
+        # (nothing moved).
+        projects = [(f"n{i}", paths[names[i % len(names)]]) for i in range(20)]
+        d = workspace(projects, False)
+        nightly = lambda: run(CARRY, "-C", d, "--color", "never", "-q", "run")
+        nightly()
+        reused = statistics.median([nightly()[0] for _ in range(runs)])
+        run(CARRY, "-C", d, "--color", "never", "-q", "promote", "--force")
+        nightly()
+        unmoved = statistics.median([nightly()[0] for _ in range(runs)])
+        shutil.rmtree(d)
+        print(f"nightly of 20 projects with nothing to do: {reused:.2f}s (results reused), "
+              f"{unmoved:.2f}s (after promotion, nothing moved)", flush=True)
+
 
 if __name__ == "__main__":
     main()

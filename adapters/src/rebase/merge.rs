@@ -17,6 +17,7 @@ use git2::Tree;
 use serde::Deserialize;
 use serde::Serialize;
 
+use super::ahead::Ahead;
 use crate::git::GitError;
 
 /// One side's view of a path: what kind of entry, which object.
@@ -27,7 +28,7 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    fn is_blob(self) -> bool {
+    pub(crate) fn is_blob(self) -> bool {
         matches!(self.mode, 0o100_644 | 0o100_755)
     }
 }
@@ -146,6 +147,7 @@ pub(crate) fn merge_changes(
     repo: &Repository,
     changes: &[PathChange],
     onto: &Tree<'_>,
+    ahead: Option<&Ahead>,
 ) -> Result<TreeMerge, GitError> {
     // A patch that deletes one path and adds another may be renaming: if upstream changed what
     // it deletes, or has the path it adds, the rename-following merge decides, as `ort`
@@ -191,7 +193,7 @@ pub(crate) fn merge_changes(
         if change.before.is_some() && change.after.is_none() && ours.is_none() {
             return Ok(TreeMerge::NeedsRenames);
         }
-        match merge_path(repo, change.before, ours, change.after, &change.path)? {
+        match merge_path(repo, change.before, ours, change.after, &change.path, ahead)? {
             PathMerge::Keep => {}
             // Where upstream made a file on the way to a path the patch adds, `build` finds
             // the file/directory conflict that libgit2's tree update would quietly resolve.
@@ -307,6 +309,7 @@ pub(crate) fn merge_path(
     ours: Option<Entry>,
     theirs: Option<Entry>,
     path: &str,
+    ahead: Option<&Ahead>,
 ) -> Result<PathMerge, GitError> {
     let conflict = |kind| {
         PathMerge::Conflict(PathConflict {
@@ -354,22 +357,33 @@ pub(crate) fn merge_path(
                     PathMerge::Set(Entry { id: o.id, mode })
                 });
             }
-            let read = |id: Oid| -> Result<Vec<u8>, GitError> {
-                Ok(repo
-                    .find_blob(id)
-                    .map_err(GitError::git("reading a blob"))?
-                    .content()
-                    .to_vec())
+            let made_ahead = match (base, ahead) {
+                (Some(b), Some(ahead)) => ahead.take(b.id, o.id, t.id),
+                _ => None,
             };
-            let base_bytes = match base {
-                Some(b) => read(b.id)?,
-                None => Vec::new(),
+            let merged = match made_ahead {
+                Some(merged) => merged,
+                None => {
+                    let read = |id: Oid| -> Result<Vec<u8>, GitError> {
+                        Ok(repo
+                            .find_blob(id)
+                            .map_err(GitError::git("reading a blob"))?
+                            .content()
+                            .to_vec())
+                    };
+                    let base_bytes = match base {
+                        Some(b) => read(b.id)?,
+                        None => Vec::new(),
+                    };
+                    let (ours_bytes, theirs_bytes) = (read(o.id)?, read(t.id)?);
+                    if is_binary(&base_bytes) || is_binary(&ours_bytes) || is_binary(&theirs_bytes)
+                    {
+                        return Ok(conflict(ConflictKind::Binary));
+                    }
+                    merge_text(&base_bytes, &ours_bytes, &theirs_bytes)
+                }
             };
-            let (ours_bytes, theirs_bytes) = (read(o.id)?, read(t.id)?);
-            if is_binary(&base_bytes) || is_binary(&ours_bytes) || is_binary(&theirs_bytes) {
-                return Ok(conflict(ConflictKind::Binary));
-            }
-            let merged = match merge_text(&base_bytes, &ours_bytes, &theirs_bytes) {
+            let merged = match merged {
                 Ok(merged) => merged,
                 // Past git's size limit for text: git merges it as binary, a conflict.
                 Err(carry_xdiff::Error::TooLarge { size }) => {

@@ -9,6 +9,7 @@
 //! 3. otherwise merged onto the rebased tip: applied, landed (`empty`), or a conflict with
 //!    the whole census (paths, hunks, upstream commits that touched them, the first bad one).
 
+mod ahead;
 pub mod apply;
 mod census;
 pub mod landed;
@@ -296,16 +297,35 @@ pub fn rebase_series_with_progress(
             Ok(jobs.iter().flatten().all(|job| odb.exists(job.commit)))
         })
         .unwrap_or(false);
+    // Landed verdicts on every core but one, text merges made ahead on that one (measured on
+    // 2 cores: a verdict worker per core starves the merges of a clean series, 0.68 -> 0.78 s
+    // on 300 DPDK patches, while a backport series gains 0.45 -> 0.42 s).
     let workers = if on_disk && jobs.len() > 1 {
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .saturating_sub(1)
+            .max(1)
     } else {
         0
     };
+    let plan: ahead::Plan = prepared
+        .iter()
+        .map(|prepared| match prepared {
+            Prepared::Commit { changes, .. } => changes
+                .iter()
+                .filter_map(|c| Some((c.path.clone(), c.before?, c.after?)))
+                .filter(|(_, before, after)| before.is_blob() && after.is_blob())
+                .collect(),
+            Prepared::Unusable { .. } => Vec::new(),
+        })
+        .collect();
+    let made_ahead = ahead::Ahead::default();
     let series = Series {
         repo,
         request,
         options,
         index: &index,
+        ahead: (workers > 0).then_some(&made_ahead),
     };
     let (tip, results) = if workers > 0 {
         let verdicts = verdicts::Verdicts::new(jobs, &index, cache);
@@ -314,9 +334,11 @@ pub fn rebase_series_with_progress(
             for _ in 0..workers {
                 scope.spawn(|| verdicts.work(&path));
             }
+            scope.spawn(|| made_ahead.work(&path, request.onto, &plan));
             let merged = merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
                 verdicts.take(position)
             });
+            made_ahead.finish();
             if merged.is_err() {
                 verdicts.stop();
             }
@@ -353,6 +375,8 @@ struct Series<'a> {
     request: &'a RebaseRequest,
     options: &'a RebaseOptions,
     index: &'a UpstreamIndex,
+    /// Text merges made ahead by another thread, when one runs.
+    ahead: Option<&'a ahead::Ahead>,
 }
 
 /// The merge loop: each patch in order onto the tip so far, taking whether it landed from
@@ -369,6 +393,7 @@ fn merge_all(
         request,
         options,
         index,
+        ahead,
     } = *series;
     let mut tip = repo
         .find_commit(request.onto)
@@ -378,6 +403,9 @@ fn merge_all(
 
     for ((position, input), prepared) in request.patches.iter().enumerate().zip(prepared) {
         on_patch(position, &input.name);
+        if let Some(ahead) = ahead {
+            ahead.reached(position);
+        }
         let (commit, parent_tree, changes) = match prepared {
             Prepared::Commit {
                 commit,
@@ -431,9 +459,9 @@ fn merge_all(
             }
         } else if blockers.is_empty() {
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-            let mut merged = merge::merge_changes(repo, &changes, &tip_tree)?;
+            let mut merged = merge::merge_changes(repo, &changes, &tip_tree, ahead)?;
             if merged == TreeMerge::NeedsRenames {
-                merged = renames::merge(repo, trees, &parent_tree, &tip_tree, &changes)?;
+                merged = renames::merge(repo, trees, &parent_tree, &tip_tree, &changes, ahead)?;
             }
             match merged {
                 // A commit that was empty in the series stays, as `git rebase` keeps it.

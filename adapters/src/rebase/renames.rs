@@ -18,6 +18,7 @@ use git2::Repository;
 
 use git2::Tree;
 
+use super::ahead::Ahead;
 use super::merge::ConflictKind;
 use super::merge::Entry;
 use super::merge::PathChange;
@@ -215,6 +216,7 @@ pub(crate) fn merge(
     base: &Tree<'_>,
     ours: &Tree<'_>,
     changes: &[PathChange],
+    ahead: Option<&Ahead>,
 ) -> Result<TreeMerge, GitError> {
     let upstream_changes = trees.changes(Some(base.id()), Some(ours.id()))?;
     let upstream: HashMap<String, String> = detect(repo, &upstream_changes)?
@@ -275,7 +277,8 @@ pub(crate) fn merge(
             match upstream.get(from) {
                 // Both renamed it alike: merge the contents at the new name.
                 Some(to) if to == path => {
-                    let merged = merge_path(repo, base_entry, at(ours, path), change.after, path)?;
+                    let merged =
+                        merge_path(repo, base_entry, at(ours, path), change.after, path, ahead)?;
                     apply(merged, path, &mut update, &mut conflicts);
                 }
                 Some(_) => conflicts.push(conflict(from, ConflictKind::Rename)),
@@ -287,8 +290,14 @@ pub(crate) fn merge(
                     Some(theirs_base) => {
                         // Upstream's version of the old name, with the patch's edits, at the
                         // new name; the old name goes.
-                        let merged =
-                            merge_path(repo, base_entry, Some(theirs_base), change.after, path)?;
+                        let merged = merge_path(
+                            repo,
+                            base_entry,
+                            Some(theirs_base),
+                            change.after,
+                            path,
+                            ahead,
+                        )?;
                         let merged = match merged {
                             PathMerge::Keep => PathMerge::Set(theirs_base),
                             other => other,
@@ -309,7 +318,14 @@ pub(crate) fn merge(
             conflicts.push(conflict(target, ConflictKind::ModifyDelete));
             continue;
         }
-        let merged = merge_path(repo, change.before, at(ours, target), change.after, target)?;
+        let merged = merge_path(
+            repo,
+            change.before,
+            at(ours, target),
+            change.after,
+            target,
+            ahead,
+        )?;
         apply(merged, target, &mut update, &mut conflicts);
     }
     if !conflicts.is_empty() {
