@@ -512,6 +512,16 @@ fn merge_all(
                     unreachable!("the rename-following merge never asks for itself")
                 }
             }
+        } else if lands_empty(repo, trees, &tip, &parent_tree, &changes, ahead)? {
+            // Upstream already has all of it: landed, whatever it waited for (as git's own
+            // chain of merges finds it empty).
+            Outcome::Landed {
+                upstream_commit: index
+                    .touching(repo, paths.iter().map(String::as_str))?
+                    .last()
+                    .map(ToString::to_string),
+                by: LandedBy::Empty,
+            }
         } else {
             Outcome::Blocked {
                 blocked_by: blockers.into_iter().collect(),
@@ -537,6 +547,27 @@ fn merge_all(
         });
     }
     Ok((tip.id(), results))
+}
+
+/// Whether the patch `changes` (on `parent_tree`) merge onto `tip` cleanly and change
+/// nothing: everything it does is upstream's already.
+fn lands_empty(
+    repo: &Repository,
+    trees: &mut TreeReader<'_>,
+    tip: &git2::Commit<'_>,
+    parent_tree: &git2::Tree<'_>,
+    changes: &[merge::PathChange],
+    ahead: Option<&ahead::Ahead>,
+) -> Result<bool, GitError> {
+    if changes.is_empty() {
+        return Ok(false);
+    }
+    let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
+    let mut merged = merge::merge_changes(repo, changes, &tip_tree, ahead)?;
+    if merged == TreeMerge::NeedsRenames {
+        merged = renames::merge(repo, trees, parent_tree, &tip_tree, changes, ahead)?;
+    }
+    Ok(merged == TreeMerge::Clean(tip_tree.id()))
 }
 
 /// `original` on a new tree and parent: its author, committer, `encoding` and message kept
