@@ -597,7 +597,7 @@ fn rebase_side_by_side<'n>(
             .map(|&(name, force)| {
                 Ok((
                     name,
-                    rebase_project(&work.project(name, force, store), progress)?,
+                    rebase_project(&work.project(name, force, store, false), progress)?,
                 ))
             })
             .collect();
@@ -611,7 +611,7 @@ fn rebase_side_by_side<'n>(
             let Some(&(name, force)) = projects.get(index) else {
                 return Ok(());
             };
-            let report = rebase_project(&work.project(name, force, &store), progress);
+            let report = rebase_project(&work.project(name, force, &store, true), progress);
             let failed = report.is_err();
             results
                 .lock()
@@ -659,8 +659,15 @@ struct StageWork<'a> {
 }
 
 impl StageWork<'_> {
-    fn project<'s>(&'s self, name: &ProjectName, force: bool, store: &'s Store) -> ProjectWork<'s> {
+    fn project<'s>(
+        &'s self,
+        name: &ProjectName,
+        force: bool,
+        store: &'s Store,
+        side_by_side: bool,
+    ) -> ProjectWork<'s> {
         ProjectWork {
+            side_by_side,
             root: self.root,
             project: &self.projects[name],
             listing: self.series.get(name),
@@ -674,6 +681,8 @@ impl StageWork<'_> {
 }
 
 struct ProjectWork<'a> {
+    /// Other projects are rebased at the same time (each then uses one thread).
+    side_by_side: bool,
     root: &'a Path,
     project: &'a Project,
     listing: Option<&'a SeriesListing>,
@@ -844,6 +853,7 @@ fn rebase_project(
     tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache loaded");
     let rebase_options = RebaseOptions {
         skip_first_bad: work.options.skip_first_bad,
+        one_thread: work.side_by_side,
     };
     let total = request.patches.len();
     let mut on_patch = |index: usize, patch: &str| {

@@ -198,6 +198,9 @@ pub enum RebaseError {
 pub struct RebaseOptions {
     /// Skip the bisection for the first bad upstream commit.
     pub skip_first_bad: bool,
+    /// Rebase on the calling thread alone (the caller already keeps every core busy, with
+    /// other projects).
+    pub one_thread: bool,
 }
 
 /// Rebases `request`'s patches onto `request.onto`, in memory.
@@ -300,7 +303,7 @@ pub fn rebase_series_with_progress(
     // Landed verdicts on every core but one, text merges made ahead on that one (measured on
     // 2 cores: a verdict worker per core starves the merges of a clean series, 0.68 -> 0.78 s
     // on 300 DPDK patches, while a backport series gains 0.45 -> 0.42 s).
-    let workers = if on_disk && jobs.len() > 1 {
+    let workers = if on_disk && jobs.len() > 1 && !options.one_thread {
         std::thread::available_parallelism()
             .map_or(1, std::num::NonZero::get)
             .saturating_sub(1)
