@@ -182,6 +182,8 @@ fn index_of(pack: &Pack, pack_checksum: &[u8]) -> Vec<u8> {
         let small = match u32::try_from(entry.offset) {
             Ok(offset) if offset < 0x8000_0000 => offset,
             _ => {
+                // A slot per object past 2 GiB: a run writes thousands of objects, not the
+                // 2^31 it would take to reach the flag bit.
                 let slot = u32::try_from(large.len()).expect("fewer than 2^31 large offsets");
                 large.push(entry.offset);
                 0x8000_0000 | slot

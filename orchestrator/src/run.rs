@@ -397,6 +397,7 @@ fn run_locked(
             rebase_side_by_side(&to_rebase, &workspace.state_dir(), store, &work, progress)?;
         stage_reports.extend(rebased);
         for name in stage {
+            // Each project of the stage was either decided above or among `to_rebase`.
             let report = stage_reports
                 .remove(name)
                 .expect("every project of the stage has a report");

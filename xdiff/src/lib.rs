@@ -218,21 +218,24 @@ pub enum Error {
     Failed,
 }
 
-/// Merges `ours` and `theirs`, two descendants of `base`, as git does.
-pub fn merge(base: &[u8], ours: &[u8], theirs: &[u8], options: &Options) -> Result<Merged, Error> {
-    for input in [base, ours, theirs] {
-        if input.len() > MAX_SIZE {
-            return Err(Error::TooLarge { size: input.len() });
-        }
+/// xdiff's view of `data`, refused past [`MAX_SIZE`] as git refuses it; libgit2 (whose
+/// allocator xdiff uses) initialised.
+fn inputs<const N: usize>(data: [&[u8]; N]) -> Result<[MmFile; N], Error> {
+    if let Some(large) = data.iter().find(|input| input.len() > MAX_SIZE) {
+        return Err(Error::TooLarge { size: large.len() });
     }
     libgit2_sys::init();
-    let file = |data: &[u8]| MmFile {
+    Ok(data.map(|input| MmFile {
         // xdiff only reads its inputs; the pointer is `char *` for historical reasons.
-        ptr: data.as_ptr().cast::<c_char>().cast_mut(),
+        ptr: input.as_ptr().cast::<c_char>().cast_mut(),
         // Bounded by MAX_SIZE above, far below c_long::MAX.
-        size: c_long::try_from(data.len()).unwrap_or(c_long::MAX),
-    };
-    let (mut orig, mut mf1, mut mf2) = (file(base), file(ours), file(theirs));
+        size: c_long::try_from(input.len()).unwrap_or(c_long::MAX),
+    }))
+}
+
+/// Merges `ours` and `theirs`, two descendants of `base`, as git does.
+pub fn merge(base: &[u8], ours: &[u8], theirs: &[u8], options: &Options) -> Result<Merged, Error> {
+    let [mut orig, mut mf1, mut mf2] = inputs([base, ours, theirs])?;
     let label =
         |label: &Option<std::ffi::CString>| label.as_ref().map_or(ptr::null(), |l| l.as_ptr());
     let params = XmParam {
@@ -444,17 +447,7 @@ pub fn diff(
     options: &DiffOptions,
     on_event: &mut EventFn<'_>,
 ) -> Result<(), Error> {
-    for input in [old, new] {
-        if input.len() > MAX_SIZE {
-            return Err(Error::TooLarge { size: input.len() });
-        }
-    }
-    libgit2_sys::init();
-    let file = |data: &[u8]| MmFile {
-        ptr: data.as_ptr().cast::<c_char>().cast_mut(),
-        size: c_long::try_from(data.len()).unwrap_or(c_long::MAX),
-    };
-    let (mut a, mut b) = (file(old), file(new));
+    let [mut a, mut b] = inputs([old, new])?;
     let params = XpParam {
         flags: flags(options.algorithm, options.indent_heuristic),
         ignore_regex: ptr::null_mut(),

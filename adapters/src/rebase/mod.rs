@@ -462,20 +462,10 @@ fn merge_all(
             }
         } else if blockers.is_empty() {
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-            let mut merged = merge::merge_changes(repo, &changes, &tip_tree, ahead)?;
-            if merged == TreeMerge::NeedsRenames {
-                merged = renames::merge(repo, trees, &parent_tree, &tip_tree, &changes, ahead)?;
-            }
-            match merged {
+            match merge_onto(repo, trees, &tip_tree, &parent_tree, &changes, ahead)? {
                 // A commit that was empty in the series stays, as `git rebase` keeps it.
                 TreeMerge::Clean(tree) if tree == tip_tree.id() && !changes.is_empty() => {
-                    Outcome::Landed {
-                        upstream_commit: index
-                            .touching(repo, paths.iter().map(String::as_str))?
-                            .last()
-                            .map(ToString::to_string),
-                        by: LandedBy::Empty,
-                    }
+                    landed_empty(repo, index, &paths)?
                 }
                 TreeMerge::Clean(tree) => {
                     let id = rebased_commit(repo, &commit, tree, tip.id())?;
@@ -515,16 +505,14 @@ fn merge_all(
                     unreachable!("the rename-following merge never asks for itself")
                 }
             }
-        } else if lands_empty(repo, trees, &tip, &parent_tree, &changes, ahead)? {
+        } else if !changes.is_empty() && {
+            let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
+            merge_onto(repo, trees, &tip_tree, &parent_tree, &changes, ahead)?
+                == TreeMerge::Clean(tip_tree.id())
+        } {
             // Upstream already has all of it: landed, whatever it waited for (as git's own
             // chain of merges finds it empty).
-            Outcome::Landed {
-                upstream_commit: index
-                    .touching(repo, paths.iter().map(String::as_str))?
-                    .last()
-                    .map(ToString::to_string),
-                by: LandedBy::Empty,
-            }
+            landed_empty(repo, index, &paths)?
         } else {
             Outcome::Blocked {
                 blocked_by: blockers.into_iter().collect(),
@@ -552,25 +540,38 @@ fn merge_all(
     Ok((tip.id(), results))
 }
 
-/// Whether the patch `changes` (on `parent_tree`) merge onto `tip` cleanly and change
-/// nothing: everything it does is upstream's already.
-fn lands_empty(
+/// The patch `changes` (made on `parent_tree`) merged onto `tip_tree`, following renames
+/// where the path-by-path merge asks for them.
+fn merge_onto(
     repo: &Repository,
     trees: &mut TreeReader<'_>,
-    tip: &git2::Commit<'_>,
+    tip_tree: &git2::Tree<'_>,
     parent_tree: &git2::Tree<'_>,
     changes: &[merge::PathChange],
     ahead: Option<&ahead::Ahead>,
-) -> Result<bool, GitError> {
-    if changes.is_empty() {
-        return Ok(false);
+) -> Result<TreeMerge, GitError> {
+    match merge::merge_changes(repo, changes, tip_tree, ahead)? {
+        TreeMerge::NeedsRenames => {
+            renames::merge(repo, trees, parent_tree, tip_tree, changes, ahead)
+        }
+        merged => Ok(merged),
     }
-    let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-    let mut merged = merge::merge_changes(repo, changes, &tip_tree, ahead)?;
-    if merged == TreeMerge::NeedsRenames {
-        merged = renames::merge(repo, trees, parent_tree, &tip_tree, changes, ahead)?;
-    }
-    Ok(merged == TreeMerge::Clean(tip_tree.id()))
+}
+
+/// A patch whose changes upstream already has, credited to the last upstream commit that
+/// touched its paths.
+fn landed_empty(
+    repo: &Repository,
+    index: &UpstreamIndex,
+    paths: &[String],
+) -> Result<Outcome, GitError> {
+    Ok(Outcome::Landed {
+        upstream_commit: index
+            .touching(repo, paths.iter().map(String::as_str))?
+            .last()
+            .map(ToString::to_string),
+        by: LandedBy::Empty,
+    })
 }
 
 /// `original` on a new tree and parent: its author, committer, `encoding` and message kept
