@@ -108,29 +108,116 @@ def git_branch(d, name):
     return t1 + t2, code == 0
 
 
-def git_dir(d, name):
-    """A scratch worktree at the old base, git am of the files, git cherry, git replay."""
+def segments(oracle):
+    """git's own chain (`per-commit.tsv` of the oracle) as the replays that do it: each run of
+    commits it applies (or finds empty) in one `git replay`, and each commit it finds in
+    conflict in one of its own (which fails, as it must). Commits `git cherry` marked as
+    upstream are in none. Each is (kind, first, last), as positions in the series."""
+    runs, current = [], []
+    for line in open(os.path.join(oracle, "per-commit.tsv")):
+        index, _, status = line.split("\t")[:3]
+        position = int(index) - 1
+        if status in ("applied", "empty"):
+            current.append(position)
+            continue
+        if current:
+            runs.append(("apply", current[0], current[-1]))
+            current = []
+        if status == "conflict":
+            runs.append(("conflict", position, position))
+    if current:
+        runs.append(("apply", current[0], current[-1]))
+    return runs
+
+
+def changing_positions(g):
+    """Positions of the carried commits that change something: `git format-patch` leaves the
+    empty ones out, so the k-th commit `git am` makes is the k-th of these."""
+    carried = git("-C", g, "rev-list", "--reverse", "--format=%T %P", "--no-commit-header",
+                  "upstream-old..carried").splitlines()
+    trees = git("-C", g, "rev-parse", *[line.split()[1] + "^{tree}" for line in carried]).split()
+    return [i for i, (line, parent) in enumerate(zip(carried, trees)) if line.split()[0] != parent], len(carried)
+
+
+def replay_chain(g, tip, oracle, changing=None):
+    """Replays the series ending at `tip` as git's chain does it (see `segments`), onto
+    upstream-new; whether every replay went as git's chain says. `git replay` prints the new
+    position of the branches it was given, so each run ends at a branch."""
+    commits = git("-C", g, "rev-list", "--reverse", f"upstream-old..{tip}").split()
+    if changing:
+        # Made by `git am`: see `changing_positions`.
+        positions, total = changing
+        if len(positions) != len(commits):
+            return False
+        by_position = dict(zip(positions, commits))
+        commits = [by_position.get(i) for i in range(total)]
+    plan = [(kind, first, last) for kind, first, last in segments(oracle)
+            if commits[first] and commits[last]]
+    refs = "".join(f"update refs/heads/bench-{i} {commits[last]}\n" for i, (_, _, last) in enumerate(plan))
+    subprocess.run(["git", "-C", g, "update-ref", "--stdin"], input=refs, text=True, env=GIT_ENV, check=True)
+    onto, as_expected = "upstream-new", True
+    for i, (kind, first, _) in enumerate(plan):
+        _, code, _, out = run("git", "-C", g, "replay", "--onto", onto, f"{commits[first]}^..bench-{i}")
+        if kind == "conflict":
+            as_expected = as_expected and code == 1
+            continue
+        moved = [l.split()[2] for l in out.decode().splitlines() if l.startswith("update ")]
+        if code != 0 or not moved:
+            return False
+        onto = moved[0]
+    return as_expected
+
+
+def git_branch_whole(d, name, oracle):
+    """The whole job with git's tools, where `git replay` alone stops at the first conflict:
+    `git cherry`, then `git replay` of every run of commits git's chain applies onto the tip
+    so far, and of every commit it conflicts on (that one-commit replay fails: git finding
+    the conflict). Where the conflicts are is read from git's own answers, so git never
+    replays in vain: its time is a lower bound for a script that must find them.
+    (seconds, whether every replay went as git's chain says.)"""
+    g = f"{d}/repos/{name}.git"
+    start = time.monotonic()
+    run("git", "-C", g, "cherry", "upstream-new", "carried", "upstream-old")
+    as_expected = replay_chain(g, "carried", oracle)
+    return time.monotonic() - start, as_expected
+
+
+def git_dir(d, name, oracle=None):
+    """A scratch worktree at the old base, git am of the files, git cherry, git replay (with
+    `oracle`: the whole job, replayed as in `git_branch_whole`)."""
     g, wt = f"{d}/repos/{name}.git", f"{d}/wt-{name}"
     pd = f"{d}/patches/{name}"
     files = [os.path.join(pd, f.strip()) for f in open(f"{pd}/series") if f.strip()]
+    changing = changing_positions(g) if oracle else None
     start = time.monotonic()
     run("git", "-C", g, "worktree", "add", "-q", "--detach", wt, "upstream-old")
-    _, am_code, _, _ = run("git", "-C", wt, "am", "-q", *files)
+    _, am_code, _, _ = run("git", "-C", wt, "am", "-q", "--keep-cr", *files)
     tip = git("-C", wt, "rev-parse", "HEAD").strip()
     run("git", "-C", g, "cherry", "upstream-new", tip, "upstream-old")
-    _, code, _, _ = run("git", "-C", g, "replay", "--onto", "upstream-new", f"upstream-old..{tip}")
-    return time.monotonic() - start, am_code == 0 and code == 0
+    if oracle:
+        complete = replay_chain(g, tip, oracle, changing)
+    else:
+        _, code, _, _ = run("git", "-C", g, "replay", "--onto", "upstream-new", f"upstream-old..{tip}")
+        complete = code == 0
+    return time.monotonic() - start, am_code == 0 and complete
 
 
 def git_rebase(scenario):
+    """`git rebase --onto` in a worktree, going on with `--skip` at every conflict (the whole
+    job, as the oracle runs it); (seconds, stops)."""
     d = tempfile.mkdtemp(prefix="carry-bench-rebase-")
     git("clone", "-q", "--bare", "--shared", scenario, f"{d}/p.git")
     run("git", "-C", f"{d}/p.git", "worktree", "add", "-q", "-B", "work", f"{d}/wt", "carried")
     start = time.monotonic()
     _, code, _, _ = run("git", "-C", f"{d}/wt", "rebase", "-q", "--onto", "upstream-new", "upstream-old")
+    state = os.path.join(f"{d}/wt", git("-C", f"{d}/wt", "rev-parse", "--git-path", "rebase-merge").strip())
+    stops = 0
+    while code != 0 and os.path.isdir(state):
+        stops += 1
+        _, code, _, _ = run("git", "-C", f"{d}/wt", "rebase", "--skip")
     seconds = time.monotonic() - start
     shutil.rmtree(d)
-    return seconds, code == 0
+    return seconds, stops
 
 
 def main():
@@ -155,7 +242,7 @@ def main():
         moved = int(git("-C", scenario, "rev-list", "--count", "upstream-old..upstream-new"))
         patches = int(git("-C", scenario, "rev-list", "--count", "upstream-old..carried"))
         for as_dir in (False, True):
-            carry_times, git_times, peak, whole = [], [], 0, True
+            carry_times, git_times, whole_times, peak, whole, as_expected = [], [], [], 0, True, True
             for _ in range(runs):
                 d = workspace([("p", scenario)], as_dir)
                 seconds, rss, _ = carry_run(d)
@@ -167,16 +254,27 @@ def main():
                 git_times.append(seconds)
                 whole = whole and complete
                 shutil.rmtree(d)
+                if not complete:
+                    d = workspace([("p", scenario)], as_dir)
+                    oracle = scenario + ".oracle"
+                    seconds, expected = git_dir(d, "p", oracle) if as_dir else git_branch_whole(d, "p", oracle)
+                    whole_times.append(seconds)
+                    as_expected = as_expected and expected
+                    shutil.rmtree(d)
             c, g = statistics.median(carry_times), statistics.median(git_times)
             if not as_dir:
-                branch_git_times[name] = g
+                branch_git_times[name] = statistics.median(whole_times) if whole_times else g
             rows.append((name, patches, moved, "dir" if as_dir else "branch", c, g, whole, peak))
             print(f"{name:22} {patches:4} patches, {moved:5} upstream commits, {'dir' if as_dir else 'branch':6}: "
                   f"carry {c:6.2f}s  git {g:6.2f}s{'' if whole else ' (git stopped early)'}  "
                   f"ratio {c / g:5.2f}x  peak {peak // 1024} MiB", flush=True)
-        seconds, complete = git_rebase(scenario)
+            if whole_times:
+                w = statistics.median(whole_times)
+                print(f"{name:22} {'':40} whole job: git {w:6.2f}s (cherry + {len(segments(scenario + '.oracle'))} replays)"
+                      f"{'' if as_expected else ' (a replay did not go as git chain said)'}  ratio {c / w:5.2f}x", flush=True)
+        seconds, stops = git_rebase(scenario)
         c = next(r[4] for r in rows if r[0] == name and r[3] == "branch")
-        print(f"{name:22} git rebase --onto {seconds:6.2f}s{'' if complete else ' (stopped at a conflict)'}: "
+        print(f"{name:22} git rebase --onto {seconds:6.2f}s{f' (with --skip at {stops} conflicts)' if stops else ''}: "
               f"carry is {seconds / c:5.1f}x faster", flush=True)
 
     if len(paths) >= 2 and not only:

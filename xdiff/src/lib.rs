@@ -441,12 +441,20 @@ unsafe extern "C" fn emit_line(
 
 /// Diffs `old` against `new` as git does, calling `on_event` for every hunk and for every
 /// context, removed and added line of it, in order.
+///
+/// As git's `xdi_diff`, a diff without context first drops the common tail of both texts
+/// (it can hold no change), so hunks come out as `git diff -U0` prints them.
 pub fn diff(
     old: &[u8],
     new: &[u8],
     options: &DiffOptions,
     on_event: &mut EventFn<'_>,
 ) -> Result<(), Error> {
+    let [old, new] = if options.context == 0 {
+        without_common_tail(old, new)
+    } else {
+        [old, new]
+    };
     let [mut a, mut b] = inputs([old, new])?;
     let params = XpParam {
         flags: flags(options.algorithm, options.indent_heuristic),
@@ -491,6 +499,28 @@ pub fn diff(
     } else {
         Ok(())
     }
+}
+
+/// `old` and `new` without the tail they share, as git's `trim_common_tail` finds it: whole
+/// 1 KiB blocks compared from the end, then back to just after the first line end within
+/// them, so that both texts still end at a line end of their own.
+fn without_common_tail<'t>(old: &'t [u8], new: &'t [u8]) -> [&'t [u8]; 2] {
+    const BLOCK: usize = 1024;
+    let smaller = old.len().min(new.len());
+    let mut trimmed = 0;
+    while trimmed + BLOCK <= smaller
+        && old[old.len() - trimmed - BLOCK..old.len() - trimmed]
+            == new[new.len() - trimmed - BLOCK..new.len() - trimmed]
+    {
+        trimmed += BLOCK;
+    }
+    let tail = &old[old.len() - trimmed..];
+    let kept = tail
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .map_or(trimmed, |end| end + 1);
+    let cut = trimmed - kept;
+    [&old[..old.len() - cut], &new[..new.len() - cut]]
 }
 
 fn flags(algorithm: Algorithm, indent_heuristic: bool) -> c_ulong {

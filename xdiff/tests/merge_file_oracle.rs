@@ -244,9 +244,10 @@ fn inputs_past_gits_limit_are_refused_before_xdiff_sees_them() {
     );
 }
 
-/// What `git diff --no-index -U3` prints for each hunk: its header (without the function
-/// context) and its context, removed and added lines, without "\ No newline" markers.
-fn git_diff_lines(dir: &Path, old: &[u8], new: &[u8]) -> Vec<u8> {
+/// What `git diff --no-index -U<context>` prints for each hunk: its header (without the
+/// function context) and its context, removed and added lines, without "\ No newline"
+/// markers.
+fn git_diff_lines(dir: &Path, old: &[u8], new: &[u8], context: u32) -> Vec<u8> {
     std::fs::write(dir.join("old"), old).expect("write");
     std::fs::write(dir.join("new"), new).expect("write");
     let output = Command::new("git")
@@ -258,7 +259,7 @@ fn git_diff_lines(dir: &Path, old: &[u8], new: &[u8]) -> Vec<u8> {
             "--no-index",
             "--no-color",
             "--no-ext-diff",
-            "-U3",
+            &format!("-U{context}"),
             "old",
             "new",
         ])
@@ -292,13 +293,33 @@ fn diffs_are_the_lines_git_diff_prints() {
         .and_then(|v| v.parse().ok())
         .map_or(150, |n: u64| n / 4);
     for index in 0..cases {
-        let case = case(7, index);
-        let git = git_diff_lines(dir.path(), &case.base, &case.ours);
+        let mut case = case(7, index);
+        // Every other case without context and with a long tail both share (git trims it
+        // first), ending in a line end or not.
+        let context = if index % 2 == 0 { 3 } else { 0 };
+        if context == 0 {
+            let mut tail: Vec<u8> = (0..(index % 7) * 150)
+                .flat_map(|i| format!("shared tail line {i}\n").into_bytes())
+                .collect();
+            if index % 3 == 0 {
+                tail.extend_from_slice(b"no line end");
+            }
+            for text in [&mut case.base, &mut case.ours] {
+                if !text.is_empty() && !text.ends_with(b"\n") {
+                    text.push(b'\n');
+                }
+                text.extend_from_slice(&tail);
+            }
+        }
+        let git = git_diff_lines(dir.path(), &case.base, &case.ours, context);
         let mut carry = Vec::new();
         carry_xdiff::diff(
             &case.base,
             &case.ours,
-            &carry_xdiff::DiffOptions::git_default(),
+            &carry_xdiff::DiffOptions {
+                context,
+                ..carry_xdiff::DiffOptions::git_default()
+            },
             &mut |event| match event {
                 carry_xdiff::DiffEvent::Hunk {
                     old_start,

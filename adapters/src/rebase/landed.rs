@@ -84,6 +84,49 @@ pub struct UpstreamIndex {
     in_range: HashSet<Oid>,
 }
 
+/// The commits of a moved range, walked but not yet read: enough to tell which upstream
+/// commit a patch names, before the range is indexed.
+pub(crate) struct UpstreamRange {
+    /// Oldest first.
+    ids: Vec<Oid>,
+    /// Every commit of the range, merges included: only they count as a named reference.
+    in_range: HashSet<Oid>,
+}
+
+impl UpstreamRange {
+    /// The commits reachable from `to` and not from `from`.
+    pub(crate) fn walk(repo: &Repository, from: Oid, to: Oid) -> Result<Self, GitError> {
+        let mut walk = repo.revwalk().map_err(GitError::git("walking upstream"))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .map_err(GitError::git("walking upstream"))?;
+        walk.push(to).map_err(GitError::git("walking upstream"))?;
+        walk.hide(from).map_err(GitError::git("walking upstream"))?;
+        let ids: Vec<Oid> = walk
+            .collect::<Result<_, _>>()
+            .map_err(GitError::git("walking upstream"))?;
+        let in_range = ids.iter().copied().collect();
+        Ok(Self { ids, in_range })
+    }
+
+    /// The upstream commit of this range that `message` names, if any: the strongest sign
+    /// that a patch landed, and the first [`UpstreamIndex::find`] looks for.
+    pub(crate) fn named(&self, repo: &Repository, message: &str) -> Option<Oid> {
+        named_in(&self.in_range, repo, message)
+    }
+}
+
+/// The commit of `in_range` that `message` names, if any.
+fn named_in(in_range: &HashSet<Oid>, repo: &Repository, message: &str) -> Option<Oid> {
+    named_upstream_commits(message)
+        .into_iter()
+        .find_map(|named| {
+            let upstream = repo.revparse_single(&named).ok()?.peel_to_commit().ok()?;
+            // Only a commit upstream gained in this move counts: an id that resolves to
+            // anything else (an older commit, a bug number that happens to be hex) does not.
+            in_range.contains(&upstream.id()).then(|| upstream.id())
+        })
+}
+
 impl UpstreamIndex {
     /// Indexes the commits reachable from `to` and not from `from` (merges left out), looking
     /// into the directories that hold `interesting` paths (the paths the series touches) and
@@ -96,27 +139,31 @@ impl UpstreamIndex {
         cache: &mut UpstreamCache,
         interesting: impl IntoIterator<Item = &'p str>,
     ) -> Result<Self, GitError> {
-        let mut walk = repo.revwalk().map_err(GitError::git("walking upstream"))?;
-        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
-            .map_err(GitError::git("walking upstream"))?;
-        walk.push(to).map_err(GitError::git("walking upstream"))?;
-        walk.hide(from).map_err(GitError::git("walking upstream"))?;
+        let range = UpstreamRange::walk(repo, from, to)?;
+        Self::of_range(repo, range, &mut cache.commits, interesting)
+    }
+
+    /// [`build`](Self::build) from a range already walked, filling `facts` (the cache's
+    /// commits) with what it lacks.
+    pub(crate) fn of_range<'p>(
+        repo: &Repository,
+        range: UpstreamRange,
+        facts: &mut HashMap<String, CommitFacts>,
+        interesting: impl IntoIterator<Item = &'p str>,
+    ) -> Result<Self, GitError> {
+        let UpstreamRange { ids, in_range } = range;
         let mut index = Self {
             commits: Vec::new(),
             by_path: HashMap::new(),
             by_change_id: HashMap::new(),
             by_subject: HashMap::new(),
-            in_range: HashSet::new(),
+            in_range,
         };
-        let ids: Vec<Oid> = walk
-            .collect::<Result<_, _>>()
-            .map_err(GitError::git("walking upstream"))?;
         let within = directories_of(interesting);
-        fill_cache(repo, &ids, cache, &within)?;
-        index.in_range.extend(ids.iter().copied());
+        fill_cache(repo, &ids, facts, &within)?;
         for id in ids {
             let key = id.to_string();
-            let Some(facts) = cache.commits.get(&key) else {
+            let Some(facts) = facts.get(&key) else {
                 continue;
             };
             let position = index.commits.len();
@@ -211,18 +258,8 @@ impl UpstreamIndex {
         patch_ids: &mut PatchIds<'_>,
     ) -> Result<Option<(Option<Oid>, LandedBy)>, GitError> {
         let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
-        for named in named_upstream_commits(&message) {
-            let Ok(object) = repo.revparse_single(&named) else {
-                continue;
-            };
-            let Ok(upstream) = object.peel_to_commit() else {
-                continue;
-            };
-            // Only a commit upstream gained in this move counts: an id that resolves to
-            // anything else (an older commit, a bug number that happens to be hex) does not.
-            if self.in_range.contains(&upstream.id()) {
-                return Ok(Some((Some(upstream.id()), LandedBy::CherryPick)));
-            }
+        if let Some(upstream) = named_in(&self.in_range, repo, &message) {
+            return Ok(Some((Some(upstream), LandedBy::CherryPick)));
         }
         if let Some(change_id) = trailer(&message, "Change-Id")
             && let Some(&position) = self.by_change_id.get(&change_id)
@@ -394,14 +431,14 @@ fn commit_touches(repo: &Repository, commit: Oid, path: &str) -> Result<bool, Gi
 fn fill_cache(
     repo: &Repository,
     ids: &[Oid],
-    cache: &mut UpstreamCache,
+    cache: &mut HashMap<String, CommitFacts>,
     within: &HashSet<String>,
 ) -> Result<(), GitError> {
     let mut trees = TreeReader::new(repo)?;
     let mut tree_of: HashMap<Oid, Oid> = HashMap::new();
     for &id in ids {
         let key = id.to_string();
-        let known = cache.commits.get(&key).is_some_and(|facts| {
+        let known = cache.get(&key).is_some_and(|facts| {
             (!facts.merge || facts.merge_paths)
                 && !facts
                     .paths
@@ -410,7 +447,7 @@ fn fill_cache(
         });
         if !known {
             let facts = commit_facts(repo, id, &mut trees, &mut tree_of, within)?;
-            cache.commits.insert(key, facts);
+            cache.insert(key, facts);
         }
     }
     Ok(())
@@ -484,9 +521,10 @@ pub(crate) struct PatchIds<'a> {
 }
 
 impl<'a> PatchIds<'a> {
-    pub(crate) fn new(cache: &'a UpstreamCache) -> Self {
+    /// `known`: the cache's patch-ids.
+    pub(crate) fn new(known: &'a HashMap<String, String>) -> Self {
         Self {
-            known: &cache.patch_ids,
+            known,
             found: HashMap::new(),
         }
     }

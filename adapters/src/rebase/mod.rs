@@ -21,12 +21,14 @@ mod verdicts;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use git2::Oid;
 use git2::Repository;
 use landed::LandedBy;
 use landed::UpstreamCache;
 use landed::UpstreamIndex;
+use landed::UpstreamRange;
 use merge::PathConflict;
 use merge::TreeMerge;
 use serde::Deserialize;
@@ -263,23 +265,14 @@ pub fn rebase_series_with_progress(
             changes,
         });
     }
-    let indexing = std::time::Instant::now();
-    let index = UpstreamIndex::build(
-        repo,
-        request.old_base,
-        request.onto,
-        cache,
-        prepared.iter().flat_map(|prepared| match prepared {
-            Prepared::Commit { changes, .. } => changes.iter().map(|c| c.path.as_str()).collect(),
+    let interesting: Vec<String> = prepared
+        .iter()
+        .flat_map(|prepared| match prepared {
+            Prepared::Commit { changes, .. } => changes.iter().map(|c| c.path.clone()).collect(),
             Prepared::Unusable { .. } => Vec::new(),
-        }),
-    )?;
-    let index_time = indexing.elapsed();
-    tracing::debug!(
-        commits = index.len(),
-        elapsed_ms = index_time.as_millis(),
-        "landed index built"
-    );
+        })
+        .collect();
+    let range = UpstreamRange::walk(repo, request.old_base, request.onto)?;
     let jobs: Vec<Option<verdicts::Job>> = prepared
         .iter()
         .map(|prepared| match prepared {
@@ -311,64 +304,144 @@ pub fn rebase_series_with_progress(
     } else {
         0
     };
-    let plan: ahead::Plan = prepared
+    if workers == 0 {
+        let indexing = std::time::Instant::now();
+        let index = UpstreamIndex::of_range(
+            repo,
+            range,
+            &mut cache.commits,
+            interesting.iter().map(String::as_str),
+        )?;
+        let index_time = indexing.elapsed();
+        let mut decided: Vec<Option<verdicts::Landed>> =
+            verdicts::decide_all(repo, &index, &jobs, cache)?;
+        let series = Series {
+            repo,
+            request,
+            options,
+            index: &index,
+            ahead: None,
+        };
+        let (tip, results) = merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
+            Ok(decided.get_mut(position).and_then(Option::take))
+        })?;
+        return Ok(finished(
+            started,
+            index_time,
+            workers,
+            tip,
+            results,
+            index.len(),
+        ));
+    }
+
+    // A patch that names an upstream commit of the range is landed: no merge of it is made
+    // ahead, and its verdict (its note) is worked out while the range is indexed.
+    let named: Vec<Option<Oid>> = prepared
         .iter()
         .map(|prepared| match prepared {
-            Prepared::Commit { changes, .. } => changes
+            Prepared::Commit { commit, .. } => {
+                range.named(repo, &String::from_utf8_lossy(commit.message_bytes()))
+            }
+            Prepared::Unusable { .. } => None,
+        })
+        .collect();
+    let plan: ahead::Plan = prepared
+        .iter()
+        .zip(&named)
+        .map(|(prepared, named)| match prepared {
+            Prepared::Commit { changes, .. } if named.is_none() => changes
                 .iter()
                 .filter_map(|c| Some((c.path.clone(), c.before?, c.after?)))
                 .filter(|(_, before, after)| before.is_blob() && after.is_blob())
                 .collect(),
-            Prepared::Unusable { .. } => Vec::new(),
+            Prepared::Commit { .. } | Prepared::Unusable { .. } => Vec::new(),
         })
         .collect();
+    let index_slot: OnceLock<UpstreamIndex> = OnceLock::new();
     let made_ahead = ahead::Ahead::default();
-    let series = Series {
-        repo,
-        request,
-        options,
-        index: &index,
-        ahead: (workers > 0).then_some(&made_ahead),
-    };
-    let (tip, results) = if workers > 0 {
-        let verdicts = verdicts::Verdicts::new(jobs, &index, cache);
-        let path = repo.path().to_owned();
-        let merged = std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| verdicts.work(&path));
-            }
-            scope.spawn(|| made_ahead.work(&path, request.onto, &plan));
-            let merged = merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
-                verdicts.take(position)
-            });
-            made_ahead.finish();
-            if merged.is_err() {
-                verdicts.stop();
-            }
-            merged
+    let facts = &mut cache.commits;
+    let verdicts = verdicts::Verdicts::new(jobs, named, &cache.patch_ids);
+    let path = repo.path().to_owned();
+    let merged = std::thread::scope(|scope| {
+        // However this thread leaves (an error, a panic), the workers must not wait for it.
+        let _release = Release {
+            verdicts: &verdicts,
+            ahead: &made_ahead,
+        };
+        for _ in 0..workers {
+            scope.spawn(|| verdicts.work(&path));
+        }
+        scope.spawn(|| made_ahead.work(&path, request.onto, &plan));
+        let indexing = std::time::Instant::now();
+        let built =
+            UpstreamIndex::of_range(repo, range, facts, interesting.iter().map(String::as_str))?;
+        let index_time = indexing.elapsed();
+        let index = index_slot.get_or_init(|| built);
+        verdicts.index_built(index);
+        let series = Series {
+            repo,
+            request,
+            options,
+            index,
+            ahead: Some(&made_ahead),
+        };
+        let merged = merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
+            verdicts.take(position)
         });
-        let found = verdicts.into_found();
-        cache.patch_ids.extend(found);
-        merged?
-    } else {
-        let mut decided: Vec<Option<verdicts::Landed>> =
-            verdicts::decide_all(repo, &index, &jobs, cache)?;
-        merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
-            Ok(decided.get_mut(position).and_then(Option::take))
-        })?
-    };
+        if merged.is_err() {
+            verdicts.stop();
+        }
+        merged.map(|(tip, results)| (tip, results, index.len(), index_time))
+    });
+    let found = verdicts.into_found();
+    cache.patch_ids.extend(found);
+    let (tip, results, upstream_commits, index_time) = merged?;
+    Ok(finished(
+        started,
+        index_time,
+        workers,
+        tip,
+        results,
+        upstream_commits,
+    ))
+}
+
+/// Lets a series' helper threads go when the merging thread leaves, however it leaves.
+struct Release<'r, 'a> {
+    verdicts: &'r verdicts::Verdicts<'a>,
+    ahead: &'r ahead::Ahead,
+}
+
+impl Drop for Release<'_, '_> {
+    fn drop(&mut self) {
+        self.verdicts.index_abandoned();
+        self.ahead.finish();
+    }
+}
+
+/// The result of a rebased series, logged.
+fn finished(
+    started: std::time::Instant,
+    index_time: std::time::Duration,
+    workers: usize,
+    tip: Oid,
+    results: Vec<PatchResult>,
+    upstream_commits: usize,
+) -> SeriesResult {
     tracing::debug!(
         patches = results.len(),
         workers,
+        upstream_commits,
         elapsed_ms = started.elapsed().as_millis(),
         index_ms = index_time.as_millis(),
         "rebased series"
     );
-    Ok(SeriesResult {
+    SeriesResult {
         tip,
         patches: results,
-        upstream_commits: index.len(),
-    })
+        upstream_commits,
+    }
 }
 
 /// What every patch of a series is merged with.
