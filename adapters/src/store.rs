@@ -136,6 +136,13 @@ const MIGRATIONS: &[&str] = &[
         dropped_at TEXT NOT NULL,
         PRIMARY KEY (project, patch, run)
      );",
+    // 3: the series each project carried when it was last clean, to tell a changed series
+    // from an unchanged one when upstream did not move.
+    "CREATE TABLE series_seen (
+        project TEXT PRIMARY KEY,
+        identity TEXT NOT NULL,
+        run TEXT NOT NULL
+     );",
 ];
 
 /// A run as the store keeps it.
@@ -465,6 +472,34 @@ impl Store {
             .map_err(self.sql("reading first-seen dates"))
     }
 
+    /// The identity of the series `project` carried when a run last found it clean.
+    pub fn series_seen(&self, project: &str) -> Result<Option<String>, StoreError> {
+        self.connection
+            .query_row(
+                "SELECT identity FROM series_seen WHERE project = ?1",
+                params![project],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(self.sql("reading the series last seen"))
+    }
+
+    /// Records that run `run` found `project` clean carrying the series `identity`.
+    pub fn record_series_seen(
+        &self,
+        project: &str,
+        identity: &str,
+        run: &str,
+    ) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT OR REPLACE INTO series_seen (project, identity, run) VALUES (?1, ?2, ?3)",
+                params![project, identity, run],
+            )
+            .map_err(self.sql("recording the series seen"))?;
+        Ok(())
+    }
+
     /// The upstream commit cache of a project.
     pub fn upstream_cache(&self, project: &str) -> Result<UpstreamCache, StoreError> {
         let data: Option<Vec<u8>> = self
@@ -701,14 +736,14 @@ mod tests {
     fn a_new_store_migrates_to_the_latest_schema_and_reopens() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 2);
+        assert_eq!(store.schema_version().expect("version"), 3);
         drop(store);
         let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(store.schema_version().expect("version"), 2);
+        assert_eq!(store.schema_version().expect("version"), 3);
     }
 
     #[test]
-    fn a_version_1_store_migrates_to_version_2_keeping_its_runs() {
+    fn a_version_1_store_migrates_to_the_latest_keeping_its_runs() {
         let dir = tempfile::tempdir().expect("temp dir");
         let connection = Connection::open(dir.path().join("carry.db")).expect("sqlite");
         connection
@@ -722,11 +757,18 @@ mod tests {
             .expect("a run");
         drop(connection);
         let store = Store::open(dir.path()).expect("migrates");
-        assert_eq!(store.schema_version().expect("version"), 2);
+        assert_eq!(store.schema_version().expect("version"), 3);
         assert_eq!(store.runs(10).expect("runs")[0].id, "old");
         store
             .remember_landed("ovs", "ovs/fix", "fix", Some("abc"), "patch-id", "old")
             .expect("new table");
+        store
+            .record_series_seen("ovs", "abc", "old")
+            .expect("newest table");
+        assert_eq!(
+            store.series_seen("ovs").expect("read back").as_deref(),
+            Some("abc")
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub struct RunReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProjectStatus {
-    /// Rebased (its upstream or something it consumes moved).
+    /// Rebased (its upstream, its series or something it consumes moved).
     Rebased,
     /// Nothing it depends on moved; not redone.
     Unchanged,

@@ -350,6 +350,7 @@ fn run_locked(
     let graph = WorkspaceGraph::build(manifest, &validation.patch_names())?;
     let selected = selection(&graph, &options.projects);
 
+    let own_needs = needs_within_projects(&graph);
     let mut redone: BTreeSet<ProjectName> = BTreeSet::new();
     let mut failed: BTreeSet<PatchRef> = BTreeSet::new();
     let mut reports: BTreeMap<ProjectName, ProjectReport> = BTreeMap::new();
@@ -390,6 +391,7 @@ fn run_locked(
             projects: &manifest.projects,
             series: &validation.series,
             blocked: &blocked,
+            own_needs: &own_needs,
             options,
             run_id,
         };
@@ -452,6 +454,15 @@ fn run_locked(
         .flatten()
         .filter_map(|name| reports.remove(name))
         .collect();
+    record_clean_series(
+        store,
+        &workspace.root,
+        &validation.series,
+        &projects,
+        &selected,
+        !options.no_test,
+        run_id,
+    )?;
     let features = feature_reports(&graph, &projects);
     let attention = projects.iter().any(|p| {
         p.status == ProjectStatus::Error
@@ -655,6 +666,7 @@ struct StageWork<'a> {
     projects: &'a BTreeMap<ProjectName, Project>,
     series: &'a BTreeMap<ProjectName, SeriesListing>,
     blocked: &'a BTreeMap<PatchRef, BTreeSet<PatchRef>>,
+    own_needs: &'a BTreeMap<PatchRef, Vec<String>>,
     options: &'a RunOptions,
     run_id: &'a str,
 }
@@ -673,6 +685,7 @@ impl StageWork<'_> {
             project: &self.projects[name],
             listing: self.series.get(name),
             blocked: self.blocked,
+            own_needs: self.own_needs,
             force: self.options.all || force,
             options: self.options,
             store,
@@ -688,6 +701,7 @@ struct ProjectWork<'a> {
     project: &'a Project,
     listing: Option<&'a SeriesListing>,
     blocked: &'a BTreeMap<PatchRef, BTreeSet<PatchRef>>,
+    own_needs: &'a BTreeMap<PatchRef, Vec<String>>,
     force: bool,
     options: &'a RunOptions,
     store: &'a Store,
@@ -748,7 +762,10 @@ fn rebase_project(
         from: from.to_string(),
         to: to.to_string(),
     };
-    if from == to && !work.force {
+    if from == to
+        && !work.force
+        && !series_changed(work.store, name, work.root, listing, work.run_id)?
+    {
         let mut report = unchanged(name);
         report.upstream = Some(upstream);
         return Ok(report);
@@ -812,6 +829,7 @@ fn rebase_project(
                             .get(&qualified)
                             .map(|causes| causes.iter().map(ToString::to_string).collect())
                             .unwrap_or_default(),
+                        needs: work.own_needs.get(&qualified).cloned().unwrap_or_default(),
                         name: patch_name,
                         body,
                     }
@@ -934,6 +952,113 @@ fn rebase_project(
     Ok(report)
 }
 
+/// For each patch, the patches of its own project it needs through features, by name: the
+/// rebase blocks it when one of them fails first (needs across projects are known before the
+/// project starts, as `blocked_by`).
+fn needs_within_projects(graph: &WorkspaceGraph) -> BTreeMap<PatchRef, Vec<String>> {
+    let mut needs = BTreeMap::new();
+    for project in graph.projects() {
+        let Some(id) = graph.project(project.as_str()) else {
+            continue;
+        };
+        for patch in graph.patches_of(id) {
+            let Some(node) = graph.patch(&patch) else {
+                continue;
+            };
+            let own: Vec<String> = graph
+                .needs_of(node)
+                .into_iter()
+                .filter(|needed| needed.project == *project)
+                .map(|needed| needed.name.to_string())
+                .collect();
+            if !own.is_empty() {
+                needs.insert(patch, own);
+            }
+        }
+    }
+    needs
+}
+
+/// What a series carries, whatever its base: a branch's commits, a directory's patch files
+/// byte for byte, in order.
+fn series_identity(root: &Path, listing: &SeriesListing) -> String {
+    let mut hash = sha1_smol::Sha1::new();
+    hash.update(b"carry-series-v1");
+    for patch in &listing.patches {
+        hash.update(format!("\0{}\0", patch.name).as_bytes());
+        match &patch.source {
+            PatchSource::Commit(commit) => hash.update(commit.as_bytes()),
+            PatchSource::File { path, strip, .. } => {
+                hash.update(format!("-p{strip}\0").as_bytes());
+                match std::fs::read(root.join(path)) {
+                    Ok(bytes) => hash.update(&bytes),
+                    // Unreadable now: a change of its own, whatever it was before.
+                    Err(error) => hash.update(format!("unreadable: {error}").as_bytes()),
+                }
+            }
+        }
+    }
+    hash.digest().to_string()
+}
+
+/// Whether the series differs from the one `name` carried when a run last found it clean.
+/// With no such run, the first one takes what it finds as the baseline: what the user
+/// carries on an upstream that did not move is not news.
+fn series_changed(
+    store: &Store,
+    name: &ProjectName,
+    root: &Path,
+    listing: &SeriesListing,
+    run_id: &str,
+) -> Result<bool, RunError> {
+    let identity = series_identity(root, listing);
+    match store.series_seen(name.as_str())? {
+        Some(seen) => Ok(seen != identity),
+        None => {
+            store.record_series_seen(name.as_str(), &identity, run_id)?;
+            Ok(false)
+        }
+    }
+}
+
+/// Records the series of every project this run found clean: the next run rebases and tests
+/// a project whose series changed since, even when its upstream did not move.
+fn record_clean_series(
+    store: &Store,
+    root: &Path,
+    series: &BTreeMap<ProjectName, SeriesListing>,
+    projects: &[ProjectReport],
+    considered: &BTreeSet<ProjectName>,
+    tested: bool,
+    run_id: &str,
+) -> Result<(), RunError> {
+    for project in projects {
+        // A project the run did not look at, or rebased but left untested, is not known
+        // clean.
+        let clean = considered.contains(&project.name)
+            && match project.status {
+                ProjectStatus::Unchanged => true,
+                ProjectStatus::Rebased => {
+                    tested
+                        && !project.patches.iter().any(|p| p.outcome.failed())
+                        && matches!(
+                            project.test.status,
+                            TestStatus::Passed | TestStatus::Skipped
+                        )
+                }
+                ProjectStatus::Error => false,
+            };
+        if let (true, Some(listing)) = (clean, series.get(&project.name)) {
+            store.record_series_seen(
+                project.name.as_str(),
+                &series_identity(root, listing),
+                run_id,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// The identity of a rebase's inputs: same key, same result.
 fn rebase_key(project: &ProjectName, request: &RebaseRequest, skip_first_bad: bool) -> String {
     let mut hash = sha1_smol::Sha1::new();
@@ -953,6 +1078,9 @@ fn rebase_key(project: &ProjectName, request: &RebaseRequest, skip_first_bad: bo
         }
         for cause in &patch.blocked_by {
             hash.update(format!("\0!{cause}").as_bytes());
+        }
+        for needed in &patch.needs {
+            hash.update(format!("\0?{needed}").as_bytes());
         }
     }
     hash.digest().to_string()

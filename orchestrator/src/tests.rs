@@ -117,7 +117,7 @@ pub(crate) fn run_tests(
             let broken = consumed.iter().find_map(|dependency| {
                 let dep = reports.get(dependency)?;
                 let why = match (dep.status, dep.test.status) {
-                    (ProjectStatus::Error, _) => "could not be rebased",
+                    (ProjectStatus::Error, _) => "is in error",
                     (_, TestStatus::Failed) => "failed its test",
                     (_, TestStatus::Timeout) => "timed out",
                     (_, TestStatus::Blocked) => "is blocked",
@@ -150,10 +150,10 @@ pub(crate) fn run_tests(
             ];
             let own_dir = checkouts.join(name.as_str());
             if let Err(error) = prepare(&mut checked_out, name, own, &own_dir) {
-                set(
+                could_not_test(
                     reports,
                     name,
-                    TestReport::not_run(TestStatus::Blocked, error),
+                    &format!("checking out its candidate: {error}"),
                 );
                 continue;
             }
@@ -182,10 +182,10 @@ pub(crate) fn run_tests(
                 key.update(format!("\0{dependency}\0{}", candidate.tree).as_bytes());
             }
             if let Some(error) = dependency_failed {
-                set(
+                could_not_test(
                     reports,
                     name,
-                    TestReport::not_run(TestStatus::Blocked, error),
+                    &format!("checking out what it consumes: {error}"),
                 );
                 continue;
             }
@@ -224,7 +224,7 @@ pub(crate) fn run_tests(
             ));
         }
         for (name, outcome, key, log) in run_stage(&runtime, context, pending) {
-            let test = match outcome {
+            match outcome {
                 Ok(run) => {
                     context.store.save_test_result(
                         &key,
@@ -235,17 +235,30 @@ pub(crate) fn run_tests(
                             log: log.clone(),
                         },
                     )?;
-                    test_report(&run, log)
+                    set(reports, &name, test_report(&run, log));
                 }
-                Err(error) => TestReport::not_run(TestStatus::Failed, error),
-            };
+                Err(error) => could_not_test(reports, &name, &error),
+            }
             context
                 .store
                 .journal(context.run_id, "tested", name.as_str(), &key)?;
-            set(reports, &name, test);
         }
     }
     Ok(())
+}
+
+/// A test that could not start (no checkout, no process) or whose task died: the project is
+/// in error, never clean.
+fn could_not_test(
+    reports: &mut BTreeMap<ProjectName, ProjectReport>,
+    name: &ProjectName,
+    why: &str,
+) {
+    if let Some(report) = reports.get_mut(name) {
+        report.status = ProjectStatus::Error;
+        report.error = Some(format!("its test could not run: {why}"));
+        report.test = TestReport::not_run(TestStatus::Failed, why);
+    }
 }
 
 type StageResult = (ProjectName, Result<TestRun, String>, String, String);
@@ -259,6 +272,8 @@ fn run_stage(
     runtime.block_on(async {
         let mut queue = pending.into_iter();
         let mut running = tokio::task::JoinSet::new();
+        // What each task tests, for a task that panics and returns nothing.
+        let mut tasks = std::collections::HashMap::new();
         let mut done = Vec::new();
         loop {
             while running.len() < context.jobs {
@@ -268,27 +283,41 @@ fn run_stage(
                 context.progress.event(RunEvent::TestStarted {
                     project: name.clone(),
                 });
-                running.spawn(async move {
-                    let log = command.log.to_string_lossy().into_owned();
+                let log = command.log.to_string_lossy().into_owned();
+                let task = (name.clone(), key.clone(), log.clone());
+                let handle = running.spawn(async move {
                     let outcome = run_test(&command).await.map_err(|e| e.to_string());
                     (name, outcome, key, log)
                 });
+                tasks.insert(handle.id(), task);
             }
-            let Some(joined) = running.join_next().await else {
+            let Some(joined) = running.join_next_with_id().await else {
                 break;
             };
-            if let Ok((name, outcome, key, log)) = joined {
-                let (status, duration_ms) = match &outcome {
-                    Ok(run) => (ended_status(run.ended), Some(run.duration_ms)),
-                    Err(_) => (TestStatus::Failed, None),
-                };
-                context.progress.event(RunEvent::TestFinished {
-                    project: name.clone(),
-                    status,
-                    duration_ms,
-                });
-                done.push((name, outcome, key, log));
-            }
+            let (name, outcome, key, log) = match joined {
+                Ok((_, finished)) => finished,
+                Err(error) => {
+                    let Some((name, key, log)) = tasks.remove(&error.id()) else {
+                        continue;
+                    };
+                    let why = if error.is_panic() {
+                        "the task running it panicked"
+                    } else {
+                        "the task running it was cancelled"
+                    };
+                    (name, Err(why.to_owned()), key, log)
+                }
+            };
+            let (status, duration_ms) = match &outcome {
+                Ok(run) => (ended_status(run.ended), Some(run.duration_ms)),
+                Err(_) => (TestStatus::Failed, None),
+            };
+            context.progress.event(RunEvent::TestFinished {
+                project: name.clone(),
+                status,
+                duration_ms,
+            });
+            done.push((name, outcome, key, log));
         }
         done
     })

@@ -171,6 +171,7 @@ pub fn trial(
                 name: input.name,
                 body: input.body,
                 blocked_by: Vec::new(),
+                needs: Vec::new(),
             })
             .collect(),
     };

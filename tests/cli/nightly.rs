@@ -340,3 +340,29 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         "a dry run records nothing"
     );
 }
+
+#[test]
+fn a_test_that_cannot_start_puts_its_project_in_error_never_clean() {
+    let workspace = two_projects(r#""true""#, r#""true""#);
+    // The run's log directory cannot be made: the test process cannot start.
+    std::fs::create_dir_all(workspace.path().join(".carry")).expect("state dir");
+    std::fs::write(workspace.path().join(".carry/logs"), "not a directory").expect("a file");
+    let output = workspace.carry(&["run", "--json"]);
+    assert_ne!(output.code, 0, "{}", output.stderr);
+    let report = json(&output.stdout);
+    let base = project(&report, "base");
+    assert_eq!(base["status"], "error", "{base:#}");
+    assert!(
+        base["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("its test could not run")),
+        "{base:#}"
+    );
+    assert_eq!(base["test"]["status"], "failed");
+    let app = &project(&report, "app")["test"];
+    assert_eq!(app["status"], "blocked");
+    assert_eq!(app["reason"], "base is in error");
+    // Not clean: a promotion without --force refuses it.
+    let promote = workspace.carry(&["promote"]);
+    assert_ne!(promote.code, 0, "{}", promote.stdout);
+}

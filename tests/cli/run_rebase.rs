@@ -593,3 +593,88 @@ series = { branch = "carried", base = "origin/main~1" }
         [("qemu/carried-c".to_owned(), "applied".to_owned())]
     );
 }
+
+#[test]
+fn a_series_that_changed_is_rebased_and_tested_though_upstream_did_not_move() {
+    let manifest = MANIFEST.replace(", base = \"v1\"", "")
+        + "test = { command = \"test -f b.c && echo tested >> ../tested.log\" }\n";
+    let workspace = TestWorkspace::new(&manifest);
+    let upstream = workspace.repo("mirrors/qemu");
+    upstream.commit_file("a.c", "a\n", "initial");
+    workspace.clone_repo("mirrors/qemu", "repos/qemu");
+    let project = TestRepo::open(&workspace.path().join("repos/qemu"));
+    project.git(&["checkout", "-q", "-b", "carried"]);
+    project.commit_file("b.c", "b\n", "b: add");
+    let first = workspace.carry(&["run", "--json"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let json: serde_json::Value = serde_json::from_str(&first.stdout).expect("JSON");
+    assert_eq!(
+        json["projects"][0]["status"], "unchanged",
+        "the first run is the baseline"
+    );
+
+    // The user adds a patch; upstream stays where it is.
+    project.commit_file("c.c", "c\n", "c: add");
+    let second = workspace.carry(&["run", "--json"]);
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    let json: serde_json::Value = serde_json::from_str(&second.stdout).expect("JSON");
+    let qemu = &json["projects"][0];
+    assert_eq!(qemu["status"], "rebased", "{qemu:#}");
+    assert_eq!(qemu["patches"].as_array().map(Vec::len), Some(2));
+    assert!(
+        qemu["patches"]
+            .as_array()
+            .expect("patches")
+            .iter()
+            .all(|p| p["outcome"] == "applied")
+    );
+    assert_eq!(qemu["test"]["status"], "passed", "{qemu:#}");
+    let tested = std::fs::read_to_string(workspace.path().join(".carry/checkouts/tested.log"))
+        .expect("the test ran");
+    assert_eq!(tested.lines().count(), 1);
+
+    // Clean, so that series is the new baseline.
+    let third = workspace.carry(&["run", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&third.stdout).expect("JSON");
+    assert_eq!(
+        json["projects"][0]["status"], "unchanged",
+        "{}",
+        third.stdout
+    );
+}
+
+/// A feature need between two patches of one series blocks as one across projects does:
+/// `qemu/b-user` needs `qemu/a-core` (through a feature), touches other paths, and comes
+/// after it; `a-core` conflicts, so `b-user` is blocked, not applied.
+#[test]
+fn a_feature_need_within_one_project_blocks() {
+    let manifest = format!(
+        "{MANIFEST}\n[feature.sriov]\n[feature.sriov.patches]\n\"qemu/b-user\" = [\"qemu/a-core\"]\n"
+    );
+    let workspace = TestWorkspace::new(&manifest);
+    let upstream = workspace.repo("mirrors/qemu");
+    upstream.commit_file("core.c", "a\nb\nc\n", "import");
+    upstream.git(&["tag", "v1"]);
+    workspace.clone_repo("mirrors/qemu", "repos/qemu");
+    let project = TestRepo::open(&workspace.path().join("repos/qemu"));
+    project.git(&["checkout", "-q", "-b", "carried", "v1"]);
+    project.commit_file("core.c", "a\nb core\nc\n", "core\n\nCarry-Patch: a-core");
+    project.commit_file("user.c", "uses core\n", "user\n\nCarry-Patch: b-user");
+    project.commit_file("other.c", "other\n", "other\n\nCarry-Patch: c-other");
+    upstream.commit_file("core.c", "a\nb upstream\nc\n", "core: rework b");
+
+    let (code, json, stderr) = run_json(&workspace);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(
+        outcomes(&json, 0),
+        [
+            ("qemu/a-core".to_owned(), "conflict".to_owned()),
+            ("qemu/b-user".to_owned(), "blocked".to_owned()),
+            ("qemu/c-other".to_owned(), "applied".to_owned()),
+        ]
+    );
+    assert_eq!(
+        json["projects"][0]["patches"][1]["blocked_by"],
+        serde_json::json!(["qemu/a-core"])
+    );
+}

@@ -2,7 +2,8 @@
 //! before any merge is tried.
 //!
 //! Signals, strongest first: an upstream commit the patch names (`(cherry picked from commit
-//! X)`, `Git-commit:`, `Applied-Upstream:`), the same `Change-Id`, the same patch-id (equal to
+//! X)`, `[ upstream commit X ]`, `Git-commit:`, `Applied-Upstream:` and others, see
+//! [`named_upstream_commits`]), the same `Change-Id`, the same patch-id (equal to
 //! `git patch-id --stable`). Full patch-ids are computed only for upstream commits that touch
 //! one of the patch's paths, and cached by commit id with each commit's paths, so a nightly
 //! run pays only for new upstream commits.
@@ -554,13 +555,27 @@ pub fn patch_id(repo: &Repository, commit: &git2::Commit<'_>) -> Result<Option<O
 
 /// Upstream commit ids a message names: cherry-pick lines, `Git-commit:`,
 /// `Applied-Upstream:` and `Upstream-Status: Backport [...]` (a full or abbreviated id, or a
-/// commit URL). Each is only a candidate: it counts when it resolves to a commit of the moved
-/// range.
+/// commit URL), and the stable-branch lines `[ upstream commit X ]` (DPDK, Linux) and
+/// `commit X upstream.` (Linux). Each is only a candidate: it counts when it resolves to a
+/// commit of the moved range.
 pub(crate) fn named_upstream_commits(message: &str) -> Vec<String> {
     let mut named = Vec::new();
     for line in message.lines() {
         let line = line.trim();
-        let value = if let Some(rest) = line.strip_prefix("(cherry picked from commit ") {
+        let lower = line.to_ascii_lowercase();
+        let stable = lower
+            .strip_prefix('[')
+            .and_then(|rest| rest.trim_start().strip_prefix("upstream commit "))
+            .filter(|_| line.ends_with(']'))
+            .or_else(|| {
+                lower
+                    .strip_prefix("commit ")
+                    .filter(|rest| rest.trim_end_matches('.').ends_with(" upstream"))
+            });
+        let value = if let Some(rest) = stable {
+            // The id is the first word; the line's own words are no ids.
+            rest.split_whitespace().next().unwrap_or_default()
+        } else if let Some(rest) = line.strip_prefix("(cherry picked from commit ") {
             rest.trim_end_matches(')')
         } else if let Some((key, value)) = line.split_once(':') {
             let key = key.trim();
@@ -609,4 +624,32 @@ pub(crate) fn subject_key(subject: &str) -> String {
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_upstream_commits;
+
+    #[test]
+    fn references_are_found_in_every_form_backports_use() {
+        let id = "d74543f8ad30db164c08ec69910b05d6811b1b89";
+        for message in [
+            format!("fix\n\n(cherry picked from commit {id})\n"),
+            format!("fix\n\n[ upstream commit {id} ]\n\nbody\n"),
+            format!("fix\n\n[ Upstream commit {id} ]\n"),
+            format!("fix\n\ncommit {id} upstream.\n\nbody\n"),
+            format!("fix\n\nGit-commit: {id}\n"),
+            format!("fix\n\nUpstream-Status: Backport [https://git.example.org/commit/?id={id}]\n"),
+        ] {
+            assert_eq!(named_upstream_commits(&message), [id], "{message}");
+        }
+        // Prose that merely mentions commits names none.
+        for message in [
+            format!("fix\n\nThe upstream commit {id} broke this.\n"),
+            format!("fix\n\nFixes: {}\n", &id[..12]),
+            "fix\n\ncommit message upstream.\n".to_owned(),
+        ] {
+            assert!(named_upstream_commits(&message).is_empty(), "{message}");
+        }
+    }
 }

@@ -46,6 +46,9 @@ pub struct PatchInput {
     pub body: PatchBody,
     /// Patches of other projects it needs (through features) that failed: it is blocked by them.
     pub blocked_by: Vec<String>,
+    /// Patches of this series it needs (through features), by name: if one of them fails
+    /// first, this one is blocked, as by a `Carry-Requires:` trailer.
+    pub needs: Vec<String>,
 }
 
 /// A patch as the engine gets it.
@@ -498,10 +501,7 @@ fn merge_all(
                         problem: problem.clone(),
                     },
                     None => Outcome::Blocked {
-                        blocked_by: failures
-                            .blockers(&input.blocked_by, paths, "")
-                            .into_iter()
-                            .collect(),
+                        blocked_by: failures.blockers(input, paths, "").into_iter().collect(),
                     },
                 };
                 failures.record(&input.name, paths);
@@ -523,7 +523,7 @@ fn merge_all(
         let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
         let mut notes = Vec::new();
 
-        let blockers = failures.blockers(&input.blocked_by, &paths, &message);
+        let blockers = failures.blockers(input, &paths, &message);
 
         // Landed first: what upstream already has is landed, whatever came before it.
         let outcome = if let Some(found) = landed(position)? {
@@ -704,8 +704,13 @@ struct Failures {
 impl Failures {
     /// What blocks a patch: failed patches of other projects it needs, failed patches of this
     /// series on its paths, and those its `Carry-Requires:` names.
-    fn blockers(&self, needs: &[String], paths: &[String], message: &str) -> BTreeSet<String> {
-        let mut blockers: BTreeSet<String> = needs.iter().cloned().collect();
+    fn blockers(&self, input: &PatchInput, paths: &[String], message: &str) -> BTreeSet<String> {
+        let mut blockers: BTreeSet<String> = input.blocked_by.iter().cloned().collect();
+        for needed in &input.needs {
+            if self.failed.contains(needed) {
+                blockers.insert(needed.clone());
+            }
+        }
         for path in paths {
             if let Some(names) = self.tainted.get(path) {
                 blockers.extend(names.iter().cloned());

@@ -41,6 +41,7 @@ pub(crate) fn request(repo: &TestRepo, base: &str, series: &str, onto: &str) -> 
             name: format!("p{i}"),
             body: PatchBody::Commit(Oid::from_str(id).expect("oid")),
             blocked_by: Vec::new(),
+            needs: Vec::new(),
         })
         .collect();
     RebaseRequest {
