@@ -10,8 +10,8 @@ MIRRORS holds bare mirrors as `fetch` leaves them (`DPDK+dpdk/repo`,
 commits.
 
 Per scenario and form, median of N (default 5) cold runs (a fresh workspace each: no store,
-no cache, no earlier result):
-  branch:  `carry run --no-test` against `git cherry` + `git replay`
+no cache, no earlier result; upstream fetched before the clock starts, as git's side has it):
+  branch:  `carry run --no-test --offline` against `git cherry` + `git replay`
   dir:     the same series as `git format-patch` files: `carry run --no-test` against a
            scratch worktree at the old base, `git am` of the files, `git cherry` and
            `git replay` of what `git am` made
@@ -20,7 +20,10 @@ workspace of these scenarios (one stage) against the sum of git's times over the
 
 Where git's tool stops early (`git replay` stops at the first conflict, and git 2.47 aborts
 with an assertion in merge-ort on some DPDK ranges) git did less than the whole job, so its
-time is a lower bound and the ratio an upper one: the table says so.
+time is a lower bound and the ratio an upper one: the table says so. Then a second line times
+the whole job with git's tools: `git replay` of each run of commits git's own chain (the
+scenario's oracle) applies, and of each commit it conflicts on; and `git rebase` goes on with
+`--skip` at every conflict.
 """
 import json, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -91,8 +94,14 @@ def workspace(projects, as_dir):
     return d
 
 
-def carry_run(d):
-    seconds, code, rss, out = run(CARRY, "-C", d, "--color", "never", "run", "--no-test", "--json")
+def carry_run(d, offline=True):
+    """`carry run --no-test` on a fresh workspace. With `offline` (the default), upstream is
+    fetched first, outside the clock, as git's side of the comparison starts with it fetched;
+    the fetch is git's own (`git fetch`) and costs the same either way."""
+    if offline:
+        subprocess.run([CARRY, "-C", d, "-q", "fetch"], check=True, env=GIT_ENV)
+    args = [CARRY, "-C", d, "--color", "never", "run", "--no-test", "--json"] + (["--offline"] if offline else [])
+    seconds, code, rss, out = run(*args)
     try:
         report = json.loads(out)
     except ValueError:
