@@ -316,18 +316,21 @@ pub fn rebase_series_with_progress(
             interesting.iter().map(String::as_str),
         )?;
         let index_time = indexing.elapsed();
-        let mut decided: Vec<Option<verdicts::Landed>> =
-            verdicts::decide_all(repo, &index, &jobs, cache)?;
+        let decided = verdicts::decide_all(repo, &index, &jobs, cache)?;
         let series = Series {
             repo,
             request,
             options,
-            index: &index,
             ahead: None,
         };
-        let (tip, results) = merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
-            Ok(decided.get_mut(position).and_then(Option::take))
-        })?;
+        let (tip, merged) = merge_all(
+            &series,
+            &prepared,
+            &mut trees,
+            on_patch,
+            &mut Decided(decided),
+        )?;
+        let results = finish_with_index(repo, &index, merged)?;
         return Ok(finished(
             started,
             index_time,
@@ -376,26 +379,46 @@ pub fn rebase_series_with_progress(
             scope.spawn(|| verdicts.work(&path));
         }
         scope.spawn(|| made_ahead.work(&path, request.onto, &plan));
-        let indexing = std::time::Instant::now();
-        let built =
-            UpstreamIndex::of_range(repo, range, facts, interesting.iter().map(String::as_str))?;
-        let index_time = indexing.elapsed();
-        let index = index_slot.get_or_init(|| built);
-        verdicts.index_built(index);
+        // The range is indexed on a thread of its own while this one merges: the merges
+        // need no index, only the verdicts of patches that name no upstream commit do.
+        let indexer = scope.spawn(|| {
+            // However it ends, nobody waits for an index that is not coming.
+            let _abandon = Abandon(&verdicts);
+            let indexing = std::time::Instant::now();
+            let own = Repository::open(&path)
+                .map_err(GitError::git("opening the repository to index upstream"))?;
+            let built = UpstreamIndex::of_range(
+                &own,
+                range,
+                facts,
+                interesting.iter().map(String::as_str),
+            )?;
+            verdicts.index_built(index_slot.get_or_init(|| built));
+            Ok::<_, GitError>(indexing.elapsed())
+        });
         let series = Series {
             repo,
             request,
             options,
-            index,
             ahead: Some(&made_ahead),
         };
-        let merged = merge_all(&series, prepared, &mut trees, on_patch, &mut |position| {
-            verdicts.take(position)
-        });
+        let mut source = &verdicts;
+        let merged = merge_all(&series, &prepared, &mut trees, on_patch, &mut source);
         if merged.is_err() {
             verdicts.stop();
         }
-        merged.map(|(tip, results)| (tip, results, index.len(), index_time))
+        // When the index failed, that is the error (the merges' is only its echo).
+        let index_time = indexer.join().unwrap_or_else(|_| {
+            Err(GitError::git("indexing upstream")(git2::Error::from_str(
+                "the indexing thread panicked",
+            )))
+        })?;
+        let (tip, merged) = merged?;
+        let index = index_slot
+            .get()
+            .expect("the indexer set the index before it returned Ok");
+        let results = finish_with_index(repo, index, merged)?;
+        Ok::<_, RebaseError>((tip, results, index.len(), index_time))
     });
     let found = verdicts.into_found();
     cache.patch_ids.extend(found);
@@ -408,6 +431,15 @@ pub fn rebase_series_with_progress(
         results,
         upstream_commits,
     ))
+}
+
+/// Tells the verdict workers that no index is coming, when the indexer ends without one.
+struct Abandon<'r, 'a>(&'r verdicts::Verdicts<'a>);
+
+impl Drop for Abandon<'_, '_> {
+    fn drop(&mut self) {
+        self.0.index_abandoned();
+    }
 }
 
 /// Lets a series' helper threads go when the merging thread leaves, however it leaves.
@@ -453,44 +485,145 @@ struct Series<'a> {
     repo: &'a Repository,
     request: &'a RebaseRequest,
     options: &'a RebaseOptions,
-    index: &'a UpstreamIndex,
     /// Text merges made ahead by another thread, when one runs.
     ahead: Option<&'a ahead::Ahead>,
 }
 
+/// Where the merge loop takes each patch's landed verdict from.
+trait VerdictSource {
+    /// Patch `position`'s verdict, waiting for it.
+    fn take(&mut self, position: usize) -> verdicts::Verdict;
+    /// Patch `position`'s verdict if it is decided already.
+    fn try_take(&mut self, position: usize) -> Option<verdicts::Verdict>;
+    /// The upstream commit of the range that patch `position` names, known before its
+    /// verdict: it is landed, whatever else the verdict says (its note).
+    fn named(&self, _position: usize) -> Option<Oid> {
+        None
+    }
+}
+
+/// Verdicts all decided before the loop.
+struct Decided(Vec<Option<verdicts::Landed>>);
+
+impl VerdictSource for Decided {
+    fn take(&mut self, position: usize) -> verdicts::Verdict {
+        Ok(self.0.get_mut(position).and_then(Option::take))
+    }
+
+    fn try_take(&mut self, position: usize) -> Option<verdicts::Verdict> {
+        Some(self.take(position))
+    }
+}
+
+impl VerdictSource for &verdicts::Verdicts<'_> {
+    fn take(&mut self, position: usize) -> verdicts::Verdict {
+        verdicts::Verdicts::take(self, position)
+    }
+
+    fn try_take(&mut self, position: usize) -> Option<verdicts::Verdict> {
+        verdicts::Verdicts::try_take(self, position)
+    }
+
+    fn named(&self, position: usize) -> Option<Oid> {
+        verdicts::Verdicts::named(self, position)
+    }
+}
+
+/// How many patches the loop merges on before their verdicts are in (each taken as not
+/// landed; a later verdict that says landed undoes what followed it).
+const SPECULATION: usize = 256;
+
+/// A patch's verdict as the loop holds it.
+#[derive(Clone)]
+enum Held {
+    /// Not taken yet.
+    Waiting,
+    /// Taken: landed or not.
+    Decided(Option<verdicts::Landed>),
+}
+
+/// Where the loop stood before a patch it merged without its verdict.
+struct Checkpoint {
+    position: usize,
+    tip: Oid,
+    failures: Failures,
+}
+
+/// One patch's result as the loop leaves it: what still needs the upstream index (which
+/// commits touched its paths, a subject upstream has too) is filled in by [`finish_with_index`].
+struct Merged {
+    result: PatchResult,
+    paths: Vec<String>,
+}
+
 /// The merge loop: each patch in order onto the tip so far, taking whether it landed from
-/// `landed` (see [`verdicts`]).
+/// `source` (see [`verdicts`]). It never waits for the upstream index: a verdict that is not
+/// in yet is taken as "not landed" and checked when it comes.
 fn merge_all(
     series: &Series<'_>,
-    prepared: Vec<Prepared<'_, '_>>,
+    prepared: &[Prepared<'_, '_>],
     trees: &mut TreeReader<'_>,
     on_patch: &mut dyn FnMut(usize, &str),
-    landed: &mut dyn FnMut(usize) -> Result<Option<verdicts::Landed>, GitError>,
-) -> Result<(Oid, Vec<PatchResult>), RebaseError> {
+    source: &mut dyn VerdictSource,
+) -> Result<(Oid, Vec<Merged>), RebaseError> {
     let Series {
         repo,
         request,
         options,
-        index,
         ahead,
     } = *series;
     let mut tip = repo
         .find_commit(request.onto)
         .map_err(GitError::git("reading the new upstream commit"))?;
     let mut failures = Failures::default();
-    let mut results = Vec::with_capacity(request.patches.len());
+    let mut results: Vec<Merged> = Vec::with_capacity(request.patches.len());
+    // Verdicts taken from `source`, kept: a patch merged again after an undo needs its own.
+    let mut verdicts: Vec<Held> = vec![Held::Waiting; prepared.len()];
+    let mut speculated: std::collections::VecDeque<Checkpoint> = std::collections::VecDeque::new();
+    // Patches landed by the commit they name, whose notes are still being worked out.
+    let mut notes_to_come = BTreeSet::new();
+    // The first bad upstream commit of each conflict: it depends on the patch and the range
+    // only, so a patch merged again after an undo keeps its own.
+    let mut first_bad_of: std::collections::HashMap<usize, Option<String>> =
+        std::collections::HashMap::new();
+    let mut position = 0;
 
-    for ((position, input), prepared) in request.patches.iter().enumerate().zip(prepared) {
+    loop {
+        // Check the patches merged without their verdicts; past the end, all of them.
+        let wait = if position == prepared.len() {
+            Wait::All
+        } else if speculated.len() >= SPECULATION {
+            Wait::Oldest
+        } else {
+            Wait::No
+        };
+        if let Some(checkpoint) = settle(&mut speculated, &mut verdicts, source, wait)? {
+            // It landed: what was merged from it on is undone, and redone without it.
+            tracing::debug!(
+                position = checkpoint.position,
+                "a patch merged ahead of its verdict had landed"
+            );
+            speculated.clear();
+            results.truncate(checkpoint.position);
+            tip = repo
+                .find_commit(checkpoint.tip)
+                .map_err(GitError::git("reading a rebased commit"))?;
+            failures = checkpoint.failures;
+            position = checkpoint.position;
+        } else if position == prepared.len() {
+            break;
+        }
+        let input = &request.patches[position];
         on_patch(position, &input.name);
         if let Some(ahead) = ahead {
             ahead.reached(position);
         }
-        let (commit, parent_tree, changes) = match prepared {
+        let (commit, parent_tree, changes) = match &prepared[position] {
             Prepared::Commit {
                 commit,
                 parent_tree,
                 changes,
-            } => (commit, parent_tree, changes),
+            } => (commit, *parent_tree, changes),
             Prepared::Unusable {
                 subject,
                 paths,
@@ -505,16 +638,40 @@ fn merge_all(
                     },
                 };
                 failures.record(&input.name, paths);
-                results.push(PatchResult {
-                    name: input.name.clone(),
-                    subject: subject.to_owned(),
-                    from: None,
-                    outcome,
-                    notes: Vec::new(),
+                results.push(Merged {
+                    result: PatchResult {
+                        name: input.name.clone(),
+                        subject: (*subject).to_owned(),
+                        from: None,
+                        outcome,
+                        notes: Vec::new(),
+                    },
+                    paths: Vec::new(),
                 });
+                position += 1;
                 continue;
             }
         };
+        if matches!(verdicts[position], Held::Waiting) {
+            if let Some(verdict) = source.try_take(position) {
+                verdicts[position] = Held::Decided(verdict?);
+            } else if let Some(upstream) = source.named(position) {
+                // Landed, as it names an upstream commit of the range; only its note is to
+                // come.
+                verdicts[position] = Held::Decided(Some(verdicts::Landed {
+                    upstream: Some(upstream),
+                    by: LandedBy::CherryPick,
+                    note: None,
+                }));
+                notes_to_come.insert(position);
+            } else {
+                speculated.push_back(Checkpoint {
+                    position,
+                    tip: tip.id(),
+                    failures: failures.clone(),
+                });
+            }
+        }
         let parent_tree = repo
             .find_tree(parent_tree)
             .map_err(GitError::git("reading a tree"))?;
@@ -526,51 +683,47 @@ fn merge_all(
         let blockers = failures.blockers(input, &paths, &message);
 
         // Landed first: what upstream already has is landed, whatever came before it.
-        let outcome = if let Some(found) = landed(position)? {
-            notes.extend(found.note);
-            let (upstream, by) = (found.upstream, found.by);
+        let outcome = if let Held::Decided(Some(found)) = &verdicts[position] {
+            notes.extend(found.note.clone());
             Outcome::Landed {
-                upstream_commit: upstream.map(|id| id.to_string()),
-                by,
+                upstream_commit: found.upstream.map(|id| id.to_string()),
+                by: found.by,
             }
         } else if blockers.is_empty() {
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-            match merge_onto(repo, trees, &tip_tree, &parent_tree, &changes, ahead)? {
+            match merge_onto(repo, trees, &tip_tree, &parent_tree, changes, ahead)? {
                 // A commit that was empty in the series stays, as `git rebase` keeps it.
                 TreeMerge::Clean(tree) if tree == tip_tree.id() && !changes.is_empty() => {
-                    landed_empty(repo, index, &paths)?
+                    landed_empty()
                 }
                 TreeMerge::Clean(tree) => {
-                    let id = rebased_commit(repo, &commit, tree, tip.id())?;
+                    let id = rebased_commit(repo, commit, tree, tip.id())?;
                     tip = repo
                         .find_commit(id)
                         .map_err(GitError::git("reading a rebased commit"))?;
                     Outcome::Applied { to: id.to_string() }
                 }
                 TreeMerge::Conflict(conflicts) => {
-                    let conflict_paths: Vec<String> =
-                        conflicts.iter().map(|c| c.path.clone()).collect();
-                    let upstream_commits = index
-                        .touching(repo, conflict_paths.iter().map(String::as_str))?
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect();
                     let first_bad = if options.skip_first_bad {
                         None
+                    } else if let Some(known) = first_bad_of.get(&position) {
+                        known.clone()
                     } else {
-                        census::first_bad(
+                        let found = census::first_bad(
                             repo,
                             request.old_base,
                             request.onto,
                             &parent_tree,
-                            &changes,
+                            changes,
                         )?
-                        .map(|id| id.to_string())
+                        .map(|id| id.to_string());
+                        first_bad_of.insert(position, found.clone());
+                        found
                     };
                     Outcome::Conflict {
-                        paths: conflict_paths,
+                        paths: conflicts.iter().map(|c| c.path.clone()).collect(),
                         conflicts,
-                        upstream_commits,
+                        upstream_commits: Vec::new(),
                         first_bad,
                     }
                 }
@@ -580,37 +733,128 @@ fn merge_all(
             }
         } else if !changes.is_empty() && {
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-            merge_onto(repo, trees, &tip_tree, &parent_tree, &changes, ahead)?
+            merge_onto(repo, trees, &tip_tree, &parent_tree, changes, ahead)?
                 == TreeMerge::Clean(tip_tree.id())
         } {
             // Upstream already has all of it: landed, whatever it waited for (as git's own
             // chain of merges finds it empty).
-            landed_empty(repo, index, &paths)?
+            landed_empty()
         } else {
             Outcome::Blocked {
                 blocked_by: blockers.into_iter().collect(),
             }
         };
 
-        if !matches!(outcome, Outcome::Landed { .. })
-            && let Some(same) = index.same_subject(&subject)
-        {
-            notes.push(format!(
-                "upstream commit {same} has the same subject; check whether this patch landed"
-            ));
-        }
         if outcome.failed() {
             failures.record(&input.name, &paths);
         }
-        results.push(PatchResult {
-            name: input.name.clone(),
-            subject,
-            from: Some(commit.id().to_string()),
-            outcome,
-            notes,
+        results.push(Merged {
+            result: PatchResult {
+                name: input.name.clone(),
+                subject,
+                from: Some(commit.id().to_string()),
+                outcome,
+                notes,
+            },
+            paths,
         });
+        position += 1;
+    }
+    for position in notes_to_come {
+        if let Some(landed) = source.take(position)? {
+            results[position].result.notes.extend(landed.note);
+        }
     }
     Ok((tip.id(), results))
+}
+
+/// How long [`settle`] waits for verdicts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Not at all.
+    No,
+    /// For the oldest patch merged without its verdict.
+    Oldest,
+    /// For every one.
+    All,
+}
+
+/// Takes the verdicts of patches merged without them, oldest first, as far as they are in
+/// (and as `wait` says). The first that landed is returned: the loop goes back to it.
+fn settle(
+    speculated: &mut std::collections::VecDeque<Checkpoint>,
+    verdicts: &mut [Held],
+    source: &mut dyn VerdictSource,
+    wait: Wait,
+) -> Result<Option<Checkpoint>, GitError> {
+    let mut waited = false;
+    while let Some(checkpoint) = speculated.front() {
+        let at = checkpoint.position;
+        if matches!(verdicts[at], Held::Waiting) {
+            let verdict = match wait {
+                Wait::All => Some(source.take(at)),
+                Wait::Oldest if !waited => Some(source.take(at)),
+                Wait::Oldest | Wait::No => source.try_take(at),
+            };
+            let Some(verdict) = verdict else {
+                break;
+            };
+            verdicts[at] = Held::Decided(verdict?);
+        }
+        waited = true;
+        let checkpoint = speculated.pop_front().expect("the front was just read");
+        if matches!(verdicts[at], Held::Decided(Some(_))) {
+            return Ok(Some(checkpoint));
+        }
+    }
+    Ok(None)
+}
+
+/// The loop's results with what needs the upstream index filled in: the upstream commits
+/// that touched a conflict's paths, the one a patch landed empty after, and a note where an
+/// upstream commit has a patch's subject.
+fn finish_with_index(
+    repo: &Repository,
+    index: &UpstreamIndex,
+    merged: Vec<Merged>,
+) -> Result<Vec<PatchResult>, GitError> {
+    merged
+        .into_iter()
+        .map(|Merged { mut result, paths }| {
+            match &mut result.outcome {
+                Outcome::Conflict {
+                    paths,
+                    upstream_commits,
+                    ..
+                } => {
+                    *upstream_commits = index
+                        .touching(repo, paths.iter().map(String::as_str))?
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                }
+                Outcome::Landed {
+                    upstream_commit,
+                    by: LandedBy::Empty,
+                } => {
+                    *upstream_commit = index
+                        .touching(repo, paths.iter().map(String::as_str))?
+                        .last()
+                        .map(ToString::to_string);
+                }
+                _ => {}
+            }
+            if result.from.is_some()
+                && !matches!(result.outcome, Outcome::Landed { .. })
+                && let Some(same) = index.same_subject(&result.subject)
+            {
+                result.notes.push(format!(
+                    "upstream commit {same} has the same subject; check whether this patch landed"
+                ));
+            }
+            Ok(result)
+        })
+        .collect()
 }
 
 /// The patch `changes` (made on `parent_tree`) merged onto `tip_tree`, following renames
@@ -631,20 +875,13 @@ fn merge_onto(
     }
 }
 
-/// A patch whose changes upstream already has, credited to the last upstream commit that
-/// touched its paths.
-fn landed_empty(
-    repo: &Repository,
-    index: &UpstreamIndex,
-    paths: &[String],
-) -> Result<Outcome, GitError> {
-    Ok(Outcome::Landed {
-        upstream_commit: index
-            .touching(repo, paths.iter().map(String::as_str))?
-            .last()
-            .map(ToString::to_string),
+/// A patch whose changes upstream already has; credited to the last upstream commit that
+/// touched its paths by [`finish_with_index`].
+fn landed_empty() -> Outcome {
+    Outcome::Landed {
+        upstream_commit: None,
         by: LandedBy::Empty,
-    })
+    }
 }
 
 /// `original` on a new tree and parent: its author, committer, `encoding` and message kept
@@ -694,7 +931,7 @@ enum Prepared<'r, 'i> {
 }
 
 /// The patches of the series that failed so far, and the paths each touched.
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Failures {
     failed: BTreeSet<String>,
     /// Each path a failed patch touched, with the failed patches that touched it.
@@ -752,4 +989,181 @@ fn trailers(message: &str, key: &str) -> Vec<String> {
         .collect();
     values.dedup();
     values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A commit of `files` (flat, name and content) on `parent`.
+    fn commit(
+        repo: &Repository,
+        parent: Option<Oid>,
+        files: &[(&str, &str)],
+        message: &str,
+    ) -> Oid {
+        let mut builder = repo.treebuilder(None).expect("a tree builder");
+        for (name, content) in files {
+            let blob = repo.blob(content.as_bytes()).expect("a blob");
+            builder.insert(name, blob, 0o100_644).expect("an entry");
+        }
+        let tree = repo
+            .find_tree(builder.write().expect("a tree"))
+            .expect("the tree");
+        let signature = git2::Signature::new("t", "t@example.org", &git2::Time::new(0, 0))
+            .expect("a signature");
+        let parents: Vec<git2::Commit<'_>> = parent
+            .iter()
+            .map(|id| repo.find_commit(*id).expect("the parent"))
+            .collect();
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        repo.commit(None, &signature, &signature, message, &tree, &parents)
+            .expect("a commit")
+    }
+
+    /// Decided verdicts handed out only when the loop waits for them: every patch is merged
+    /// ahead of its verdict.
+    struct Late(Decided);
+
+    impl VerdictSource for Late {
+        fn take(&mut self, position: usize) -> verdicts::Verdict {
+            self.0.take(position)
+        }
+
+        fn try_take(&mut self, _: usize) -> Option<verdicts::Verdict> {
+            None
+        }
+    }
+
+    /// A patch merged before its verdict came, which then says it landed, is undone with all
+    /// that followed it: the series comes out as if every verdict had been there first.
+    #[test]
+    fn merging_ahead_of_the_verdicts_ends_as_merging_after_them() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let repo = Repository::init_bare(dir.path()).expect("a repository");
+        let lines = |first: &str| format!("{first}\n2\n3\n4\n5\n6\n7\n8\n");
+        let base = commit(
+            &repo,
+            None,
+            &[("a", &lines("a")), ("b", &lines("b")), ("c", &lines("c"))],
+            "base\n",
+        );
+        let files = |a: &str, b: &str, c: &str| [("a", lines(a)), ("b", lines(b)), ("c", lines(c))];
+        let mut series = Vec::new();
+        let mut tip = base;
+        for (message, (a, b, c)) in [
+            ("p1\n", ("A", "b", "c")),
+            ("p2\n", ("A", "B", "c")),
+            ("p3\n", ("A", "BB", "C")),
+            ("p4\n", ("A", "BB", "CC")),
+        ] {
+            let files = files(a, b, c);
+            let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+            tip = commit(&repo, Some(tip), &files, message);
+            series.push(tip);
+        }
+        // Upstream made p2's very change under another message (a patch-id match), and more.
+        let upstream = commit(
+            &repo,
+            Some(base),
+            &[("a", &lines("a")), ("b", &lines("B")), ("c", &lines("c"))],
+            "b, as upstream wrote it\n",
+        );
+        let onto = commit(
+            &repo,
+            Some(upstream),
+            &[
+                ("a", &lines("a")),
+                ("b", &lines("B")),
+                ("c", &lines("c")),
+                ("d", "new\n"),
+            ],
+            "d\n",
+        );
+        let request = RebaseRequest {
+            old_base: base,
+            onto,
+            patches: series
+                .iter()
+                .enumerate()
+                .map(|(n, id)| PatchInput {
+                    name: format!("p{}", n + 1),
+                    body: PatchBody::Commit(*id),
+                    blocked_by: Vec::new(),
+                    needs: Vec::new(),
+                })
+                .collect(),
+        };
+        let options = RebaseOptions::default();
+        let run = |late: bool| {
+            let mut trees = TreeReader::new(&repo).expect("a tree reader");
+            let prepared: Vec<Prepared<'_, '_>> = series
+                .iter()
+                .map(|id| {
+                    let commit = repo.find_commit(*id).expect("a patch");
+                    let parent_tree = commit.parent(0).expect("a parent").tree_id();
+                    let changes = trees
+                        .changes(Some(parent_tree), Some(commit.tree_id()))
+                        .expect("changes");
+                    Prepared::Commit {
+                        commit,
+                        parent_tree,
+                        changes,
+                    }
+                })
+                .collect();
+            let jobs: Vec<Option<verdicts::Job>> = prepared
+                .iter()
+                .map(|prepared| match prepared {
+                    Prepared::Commit {
+                        commit, changes, ..
+                    } => Some(verdicts::Job {
+                        commit: commit.id(),
+                        paths: changes.iter().map(|c| c.path.clone()).collect(),
+                    }),
+                    Prepared::Unusable { .. } => None,
+                })
+                .collect();
+            let mut cache = UpstreamCache::default();
+            let index = UpstreamIndex::build(&repo, base, onto, &mut cache, ["a", "b", "c"])
+                .expect("an index");
+            let decided =
+                Decided(verdicts::decide_all(&repo, &index, &jobs, &mut cache).expect("verdicts"));
+            let series = Series {
+                repo: &repo,
+                request: &request,
+                options: &options,
+                ahead: None,
+            };
+            let (tip, merged) = if late {
+                merge_all(
+                    &series,
+                    &prepared,
+                    &mut trees,
+                    &mut |_, _| {},
+                    &mut Late(decided),
+                )
+            } else {
+                merge_all(&series, &prepared, &mut trees, &mut |_, _| {}, &mut {
+                    decided
+                })
+            }
+            .expect("a rebase");
+            (
+                tip,
+                finish_with_index(&repo, &index, merged).expect("results"),
+            )
+        };
+        let (first_tip, first) = run(false);
+        let (late_tip, late) = run(true);
+        assert!(matches!(
+            first[1].outcome,
+            Outcome::Landed {
+                by: LandedBy::PatchId,
+                ..
+            }
+        ));
+        assert_eq!(first, late);
+        assert_eq!(first_tip, late_tip);
+    }
 }

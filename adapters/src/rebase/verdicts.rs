@@ -39,7 +39,7 @@ pub(crate) struct Job {
     pub(crate) paths: Vec<String>,
 }
 
-type Verdict = Result<Option<Landed>, GitError>;
+pub(crate) type Verdict = Result<Option<Landed>, GitError>;
 
 /// Decides `job` against `index`.
 fn decide(
@@ -166,7 +166,7 @@ impl<'a> Verdicts<'a> {
     }
 
     /// The index, once built; `None` if it never will be.
-    fn wait_for_index(&self) -> Option<&'a UpstreamIndex> {
+    pub(crate) fn wait_for_index(&self) -> Option<&'a UpstreamIndex> {
         let mut state = self.lock_index();
         loop {
             match *state {
@@ -197,7 +197,17 @@ impl<'a> Verdicts<'a> {
                         Some(_) => None,
                         None => match self.wait_for_index() {
                             Some(index) => Some(index),
-                            None => break,
+                            None => {
+                                // The merging thread may wait for this verdict: it must
+                                // learn that none is coming.
+                                self.put(
+                                    position,
+                                    Err(GitError::git("deciding whether a patch landed")(
+                                        git2::Error::from_str("the upstream index was not built"),
+                                    )),
+                                );
+                                continue;
+                            }
                         },
                     };
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match index {
@@ -220,10 +230,7 @@ impl<'a> Verdicts<'a> {
                     git2::Error::from_str(&error.to_string()),
                 )),
             };
-            self.slots
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)[position] = Some(verdict);
-            self.ready.notify_all();
+            self.put(position, verdict);
         }
         self.found
             .lock()
@@ -231,8 +238,7 @@ impl<'a> Verdicts<'a> {
             .extend(patch_ids.found);
     }
 
-    /// Patch `position`'s verdict, waiting for the worker deciding it. Only once the index
-    /// is built: a patch may need it.
+    /// Patch `position`'s verdict, waiting for the worker deciding it.
     pub(crate) fn take(&self, position: usize) -> Verdict {
         let mut slots = self
             .slots
@@ -247,6 +253,27 @@ impl<'a> Verdicts<'a> {
                 .wait(slots)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
+    }
+
+    fn put(&self, position: usize, verdict: Verdict) {
+        self.slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)[position] = Some(verdict);
+        self.ready.notify_all();
+    }
+
+    /// The upstream commit patch `position` names, if any.
+    pub(crate) fn named(&self, position: usize) -> Option<Oid> {
+        self.named.get(position).copied().flatten()
+    }
+
+    /// Patch `position`'s verdict if a worker has decided it.
+    pub(crate) fn try_take(&self, position: usize) -> Option<Verdict> {
+        self.slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(position)
+            .and_then(Option::take)
     }
 
     /// Stops handing out patches: after an error, the rest need not be decided.
