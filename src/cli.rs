@@ -128,6 +128,9 @@ pub(crate) struct PromoteArgs {
     /// Promote projects whose run was not clean too
     #[arg(long)]
     pub(crate) force: bool,
+    /// Give up the steps a cut-short promotion could not finish (and promote nothing)
+    #[arg(long, conflicts_with_all = ["args", "feature", "force"])]
+    pub(crate) abandon: bool,
     /// Print JSON
     #[arg(long)]
     pub(crate) json: bool,

@@ -138,6 +138,9 @@ impl From<LoadError> for CliError {
             LoadError::NotFound { .. } => Self::new(ErrorKind::Failure, error)
                 .with_hint("run carry inside a workspace, pass -C DIR, or try `carry demo`"),
             LoadError::Read { .. } => Self::new(ErrorKind::Failure, error),
+            LoadError::Promotion(_) => Self::new(ErrorKind::Failure, error).with_hint(
+                "make the steps left by hand, or give them up with `carry promote --abandon`",
+            ),
         }
     }
 }

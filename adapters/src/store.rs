@@ -647,7 +647,11 @@ impl Store {
     }
 
     /// Records how a promotion ended.
-    pub fn finish_promotion(&self, id: &str, status: &str) -> Result<(), StoreError> {
+    pub fn finish_promotion(&self, id: &str, end: PromotionEnd) -> Result<(), StoreError> {
+        let status = match end {
+            PromotionEnd::Done => "done",
+            PromotionEnd::Abandoned => "abandoned",
+        };
         self.connection
             .execute(
                 "UPDATE promotions SET status = ?2, finished_at = ?3 WHERE id = ?1",
@@ -655,6 +659,31 @@ impl Store {
             )
             .map_err(self.sql("recording a promotion"))?;
         Ok(())
+    }
+
+    /// The promotion that started and did not end (killed part way), with its plan.
+    pub fn unfinished_promotion<T: serde::de::DeserializeOwned>(
+        &self,
+    ) -> Result<Option<(String, T)>, StoreError> {
+        let found: Option<(String, String)> = self
+            .connection
+            .query_row(
+                "SELECT id, plan FROM promotions WHERE status = 'running' ORDER BY started_at LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(self.sql("reading promotions"))?;
+        found
+            .map(|(id, plan)| {
+                serde_json::from_str(&plan)
+                    .map(|plan| (id, plan))
+                    .map_err(|source| StoreError::Decode {
+                        what: "a promotion plan",
+                        source,
+                    })
+            })
+            .transpose()
     }
 
     /// Remembers a landed patch a promotion dropped.
@@ -694,6 +723,15 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(self.sql("reading landed patches"))
     }
+}
+
+/// How a promotion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromotionEnd {
+    /// Every step of its plan was made.
+    Done,
+    /// A human gave up on the rest of its plan.
+    Abandoned,
 }
 
 /// One project's outcome in a run, for [`Store::finish_run`].

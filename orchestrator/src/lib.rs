@@ -17,6 +17,7 @@
 pub mod debt;
 pub mod plan;
 pub mod promote;
+pub mod promotion_plan;
 pub mod queries;
 pub mod report;
 pub mod run;

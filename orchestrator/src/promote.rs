@@ -22,10 +22,15 @@ use carry_adapters::rebase::Outcome;
 use carry_adapters::store::Store;
 use carry_graph::FeatureName;
 use carry_graph::ProjectName;
+use carry_graph::manifest::edit::ManifestEdit;
+use carry_graph::manifest::edit::edit_manifest;
 use carry_graph::workspace::SeriesSource;
 use git2::Oid;
 use serde::Serialize;
 
+use crate::promotion_plan;
+use crate::promotion_plan::PlanStep;
+use crate::promotion_plan::PromotionPlan;
 use crate::report::ProjectReport;
 use crate::report::ProjectStatus;
 use crate::report::RunReport;
@@ -65,6 +70,9 @@ pub enum PromoteError {
         /// Why.
         why: String,
     },
+    /// The recorded plan could not be carried out whole.
+    #[error(transparent)]
+    Plan(#[from] promotion_plan::PlanError),
     /// A publication step failed.
     #[error("{project}: {source}")]
     Publish {
@@ -104,6 +112,9 @@ pub struct PromotionReport {
     pub promoted: Vec<Promoted>,
     /// Projects of the run left alone, and why.
     pub skipped: BTreeMap<String, String>,
+    /// Features removed from the manifest: every one of their patches landed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub features_removed: Vec<String>,
 }
 
 /// What one project's promotion will do, checked before anything changes.
@@ -216,60 +227,103 @@ pub fn promote(
     }
 
     // Check everything first: a refusal changes nothing.
-    let mut steps = Vec::new();
+    let mut checked = Vec::new();
     for project in chosen {
-        steps.push(plan_step(workspace, project)?);
+        checked.push(plan_step(workspace, project)?);
     }
+    let (plan, promoted, features_removed) = make_plan(workspace, &run, &promotion_id, &checked)?;
+    // Recorded before anything moves: from here on, a kill is finished by the next command.
     store
-        .start_promotion(
-            &promotion_id,
-            &run,
-            &steps
-                .iter()
-                .map(|s| s.project.name.to_string())
-                .collect::<Vec<_>>(),
-        )
+        .start_promotion(&promotion_id, &run, &plan)
         .map_err(RunError::from)?;
+    promotion_plan::carry_out(&workspace.root, &store, &promotion_id, &plan)?;
+    lock.release();
+    Ok(PromotionReport {
+        schema: "carry.promote/v1",
+        run,
+        promoted,
+        skipped,
+        features_removed,
+    })
+}
 
+/// The plan of a promotion of `checked`, with what each project's promotion will be. A patch
+/// directory's new series is written and synced beside the old one here, before the plan is
+/// recorded.
+fn make_plan(
+    workspace: &LoadedWorkspace,
+    run: &str,
+    promotion_id: &str,
+    checked: &[Step<'_>],
+) -> Result<(PromotionPlan, Vec<Promoted>, Vec<String>), PromoteError> {
+    let manifest = &workspace.manifest.workspace;
+    let relative = |path: &Path| {
+        path.strip_prefix(&workspace.root)
+            .map_or_else(|_| path.to_owned(), Path::to_owned)
+    };
+    let mut steps = Vec::new();
+    let mut landed_steps = Vec::new();
     let mut promoted = Vec::new();
-    let mut bases = BTreeMap::new();
-    let mut id_changes = BTreeMap::new();
-    for step in &steps {
+    let mut edit = ManifestEdit::default();
+    for step in checked {
         let name = &step.project.name;
         let spec = &manifest.projects[name];
-        let repo_path = workspace.root.join(&spec.repo);
         let publish_error = |source| PromoteError::Publish {
             project: name.clone(),
             source,
         };
-        let repo = git2::Repository::open(&repo_path).map_err(|e| PromoteError::Refused {
-            project: name.clone(),
-            why: e.message().to_owned(),
-        })?;
         let (backup, renamed, already) = match &step.form {
             Form::Branch { branch, old_tip } => {
                 let backup = format!("refs/carry/backup/{name}/{run}");
+                let repo =
+                    git2::Repository::open(workspace.root.join(&spec.repo)).map_err(|e| {
+                        PromoteError::Refused {
+                            project: name.clone(),
+                            why: e.message().to_owned(),
+                        }
+                    })?;
                 let already =
                     repo.refname_to_id(&format!("refs/heads/{branch}")).ok() == Some(step.result);
-                publish::move_branch(&repo, branch, *old_tip, step.result, &backup)
-                    .map_err(publish_error)?;
+                if !already {
+                    steps.push(PlanStep::MoveBranch {
+                        project: name.to_string(),
+                        repo: spec.repo.clone().into(),
+                        branch: branch.clone(),
+                        from: old_tip.to_string(),
+                        to: step.result.to_string(),
+                        backup: backup.clone(),
+                    });
+                }
                 (backup, BTreeMap::new(), already)
             }
             Form::Dir { dir } => {
-                let (backup, renamed, already) =
-                    swap_patch_dir(workspace, step, dir, &run).map_err(publish_error)?;
-                (backup.display().to_string(), renamed, already)
+                let staged = stage_patch_dir(workspace, step, dir, run, promotion_id)
+                    .map_err(publish_error)?;
+                if !staged.already {
+                    steps.push(PlanStep::SwapDir {
+                        project: name.to_string(),
+                        dir: relative(dir),
+                        staged: relative(&staged.dir),
+                        backup: relative(&staged.backup),
+                        marker: staged.marker,
+                    });
+                }
+                (
+                    staged.backup.display().to_string(),
+                    staged.renamed,
+                    staged.already,
+                )
             }
         };
         if spec.series.base.is_some() {
-            bases.insert(name.to_string(), step.onto.to_string());
+            edit.bases.insert(name.to_string(), step.onto.to_string());
         } else if matches!(spec.series.source, SeriesSource::Dir(_)) {
-            let _ = repo.reference(
-                &format!("{APPLIED_BASE_REFS}{name}"),
-                step.onto,
-                true,
-                "carry: promoted",
-            );
+            steps.push(PlanStep::SetRef {
+                project: name.to_string(),
+                repo: spec.repo.clone().into(),
+                reference: format!("{APPLIED_BASE_REFS}{name}"),
+                to: step.onto.to_string(),
+            });
         }
         let mut dropped = Vec::new();
         for patch in &step.project.patches {
@@ -278,24 +332,18 @@ pub fn promote(
                 by,
             } = &patch.outcome
             {
-                let by = serde_json::to_value(by)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
-                store
-                    .remember_landed(
-                        name.as_str(),
-                        &patch.id,
-                        &patch.subject,
-                        upstream_commit.as_deref(),
-                        &by,
-                        &run,
-                    )
-                    .map_err(RunError::from)?;
+                landed_steps.push(PlanStep::RememberLanded {
+                    project: name.to_string(),
+                    patch: patch.id.clone(),
+                    subject: patch.subject.clone(),
+                    upstream_commit: upstream_commit.clone(),
+                    by: by.as_str().to_owned(),
+                });
+                edit.removed.insert(patch.id.clone());
                 dropped.push(patch.id.clone());
             }
         }
-        id_changes.extend(renamed.clone());
+        edit.renames.extend(renamed.clone());
         promoted.push(Promoted {
             project: name.clone(),
             form: match step.form {
@@ -308,36 +356,35 @@ pub fn promote(
             already,
         });
     }
-    if !bases.is_empty() || !id_changes.is_empty() {
-        let path = workspace.root.join(MANIFEST_FILE);
-        let edited = carry_graph::manifest::edit::update_manifest(
-            &workspace.manifest.text,
-            &bases,
-            &id_changes,
-        )
-        .map_err(|e| PromoteError::Refused {
-            project: steps[0].project.name.clone(),
-            why: e.to_string(),
-        })?;
-        if edited != workspace.manifest.text {
-            publish::write_atomically(&path, edited.as_bytes()).map_err(|source| {
-                PromoteError::Publish {
-                    project: steps[0].project.name.clone(),
-                    source,
-                }
-            })?;
+    steps.extend(landed_steps);
+    let mut features_removed = Vec::new();
+    if !edit.is_empty() {
+        let file = workspace.root.join(MANIFEST_FILE);
+        let refuse = |why: String| PromoteError::Refused {
+            project: checked[0].project.name.clone(),
+            why,
+        };
+        // The text on disk now, under the lock: what the edit starts from.
+        let before = std::fs::read_to_string(&file)
+            .map_err(|e| refuse(format!("cannot read {}: {e}", file.display())))?;
+        let (after, removed) = edit_manifest(&before, &edit).map_err(|e| refuse(e.to_string()))?;
+        features_removed = removed;
+        if after != before {
+            steps.push(PlanStep::EditManifest {
+                file: PathBuf::from(MANIFEST_FILE),
+                before,
+                after,
+            });
         }
     }
-    store
-        .finish_promotion(&promotion_id, "done")
-        .map_err(RunError::from)?;
-    lock.release();
-    Ok(PromotionReport {
-        schema: "carry.promote/v1",
-        run,
+    Ok((
+        PromotionPlan {
+            run: run.to_owned(),
+            steps,
+        },
         promoted,
-        skipped,
-    })
+        features_removed,
+    ))
 }
 
 /// Why a project's run was not clean, if it was not.
@@ -427,14 +474,28 @@ fn plan_step<'a>(
     })
 }
 
-/// Writes the new patch directory beside the old, then exchanges them; returns the backup,
-/// the id_changes, and whether the directory already held exactly this content.
-fn swap_patch_dir(
+/// A patch directory's new series, written beside the old one.
+struct Staged {
+    /// Where it is.
+    dir: PathBuf,
+    /// Where the old series will be kept.
+    backup: PathBuf,
+    /// The first line of its `series` file.
+    marker: String,
+    /// Old feature ids of applied patches → their new ids (renumbered files).
+    renamed: BTreeMap<String, String>,
+    /// Whether the directory holds exactly this series already (nothing staged).
+    already: bool,
+}
+
+/// Writes the new series of `step` beside `dir` and syncs it.
+fn stage_patch_dir(
     workspace: &LoadedWorkspace,
     step: &Step<'_>,
     dir: &Path,
     run: &str,
-) -> Result<(PathBuf, BTreeMap<String, String>, bool), publish::PublishError> {
+    promotion_id: &str,
+) -> Result<Staged, publish::PublishError> {
     let name = &step.project.name;
     let spec = &workspace.manifest.workspace.projects[name];
     let repo_path = workspace.root.join(&spec.repo);
@@ -442,35 +503,31 @@ fn swap_patch_dir(
     let base_name = dir
         .file_name()
         .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned());
-    let fresh = parent.join(format!(".{base_name}.carry-new"));
-    let backup = workspace
-        .state_dir()
-        .join("backups")
-        .join(format!("{name}-{run}"));
-    if fresh.exists() {
-        // Left by a promotion killed after the exchange (it holds the old series) or while
-        // writing (a partial new one): keep it as the backup unless one is kept already.
-        if backup.exists() {
-            let _ = std::fs::remove_dir_all(&fresh);
-        } else {
-            if let Some(parent) = backup.parent() {
-                let _ = std::fs::create_dir_all(parent);
-            }
-            let _ = std::fs::rename(&fresh, &backup);
-        }
+    let staged = parent.join(format!(".{base_name}.carry-new"));
+    let backups = workspace.state_dir().join("backups");
+    let backup = backups.join(format!("{name}-{run}"));
+    if staged.exists() {
+        // Left by a promotion killed before it recorded its plan (one that recorded it was
+        // finished before this command started): nothing refers to it, but it is kept.
+        let _ = std::fs::create_dir_all(&backups);
+        let _ = std::fs::rename(
+            &staged,
+            backups.join(format!("{name}-stale-{promotion_id}")),
+        );
     }
-    let files = publish::format_patches(&repo_path, step.onto, step.result, &fresh)?;
-    let mut series = format!(
-        "# carried on {}, promoted from carry run {run}\n",
+    let files = publish::format_patches(&repo_path, step.onto, step.result, &staged)?;
+    let marker = format!(
+        "# carried on {}, promoted from carry run {run} ({promotion_id})",
         short(&step.onto.to_string())
     );
+    let mut series = format!("{marker}\n");
     for file in &files {
         series.push_str(file);
         series.push('\n');
     }
-    std::fs::write(fresh.join("series"), series).map_err(|source| publish::PublishError::Io {
+    std::fs::write(staged.join("series"), series).map_err(|source| publish::PublishError::Io {
         action: "write",
-        path: fresh.join("series"),
+        path: staged.join("series"),
         source,
     })?;
 
@@ -489,29 +546,19 @@ fn swap_patch_dir(
             renamed.insert((*old).to_owned(), new);
         }
     }
-    if same_contents(dir, &fresh) {
-        let _ = std::fs::remove_dir_all(&fresh);
-        return Ok((backup, renamed, true));
+    let already = same_contents(dir, &staged);
+    if already {
+        let _ = std::fs::remove_dir_all(&staged);
+    } else {
+        publish::sync_dir(&staged)?;
     }
-    publish::sync_dir(&fresh)?;
-    publish::exchange_dirs(dir, &fresh)?;
-    // `fresh` now holds the old series: keep it as the backup.
-    if let Some(parent) = backup.parent() {
-        std::fs::create_dir_all(parent).map_err(|source| publish::PublishError::Io {
-            action: "create",
-            path: parent.to_owned(),
-            source,
-        })?;
-    }
-    if backup.exists() {
-        let _ = std::fs::remove_dir_all(&backup);
-    }
-    std::fs::rename(&fresh, &backup).map_err(|source| publish::PublishError::Io {
-        action: "keep the old series in",
-        path: backup.clone(),
-        source,
-    })?;
-    Ok((backup, renamed, false))
+    Ok(Staged {
+        dir: staged,
+        backup,
+        marker,
+        renamed,
+        already,
+    })
 }
 
 fn short(oid: &str) -> &str {

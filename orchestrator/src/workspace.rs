@@ -7,6 +7,9 @@ use carry_graph::Manifest;
 use carry_graph::ManifestError;
 use carry_graph::manifest;
 
+use crate::promotion_plan::PlanError;
+use crate::promotion_plan::finish_unfinished;
+
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "carry.toml";
 
@@ -31,6 +34,9 @@ pub enum LoadError {
     /// The manifest did not validate.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// A promotion a killed carry left half done cannot be finished.
+    #[error(transparent)]
+    Promotion(#[from] PlanError),
 }
 
 /// A workspace on disk: its root directory and its validated manifest.
@@ -49,16 +55,22 @@ impl LoadedWorkspace {
     }
 }
 
-/// Finds the `carry.toml` in `start` or its nearest parent and loads it.
-pub fn load(start: &Path) -> Result<LoadedWorkspace, LoadError> {
+/// The directory of the `carry.toml` in `start` or its nearest parent.
+pub fn find_root(start: &Path) -> Result<PathBuf, LoadError> {
     let start = std::path::absolute(start).unwrap_or_else(|_| start.to_owned());
-    let root = start
+    start
         .ancestors()
         .find(|dir| dir.join(MANIFEST_FILE).is_file())
-        .ok_or_else(|| LoadError::NotFound {
-            start: start.clone(),
-        })?
-        .to_owned();
+        .map(Path::to_owned)
+        .ok_or(LoadError::NotFound { start })
+}
+
+/// Finds the `carry.toml` in `start` or its nearest parent and loads it, after finishing a
+/// promotion a killed carry left half done (so that no command reads a series moved and its
+/// manifest not).
+pub fn load(start: &Path) -> Result<LoadedWorkspace, LoadError> {
+    let root = find_root(start)?;
+    finish_unfinished(&root)?;
     let path = root.join(MANIFEST_FILE);
     let bytes = std::fs::read(&path).map_err(|source| LoadError::Read {
         path: path.clone(),

@@ -10,6 +10,9 @@ use crate::error::ErrorKind;
 use crate::error::Outcome;
 
 pub(crate) fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<Outcome, CliError> {
+    if args.abandon {
+        return abandon(global);
+    }
     let workspace = super::load(global)?;
     // The first word is a run id when it is not a project's name.
     let projects = &workspace.manifest.workspace.projects;
@@ -74,4 +77,25 @@ pub(crate) fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<Outcome, Cl
     } else {
         Outcome::Attention
     })
+}
+
+/// `carry promote --abandon`: the unfinished promotion's steps that were not made are given
+/// up; what they were is printed, for a human to make or undo by hand.
+fn abandon(global: &GlobalArgs) -> Result<Outcome, CliError> {
+    let root = carry_orchestrator::workspace::find_root(&super::start_dir(global))?;
+    match carry_orchestrator::promotion_plan::abandon_unfinished(&root)
+        .map_err(|e| CliError::new(ErrorKind::Failure, e))?
+    {
+        None => anstream::println!("no promotion is unfinished"),
+        Some((id, plan)) => {
+            anstream::println!(
+                "gave up promotion {id} of run {}; its steps were:",
+                plan.run
+            );
+            for step in &plan.steps {
+                anstream::println!("  {}", step.describe());
+            }
+        }
+    }
+    Ok(Outcome::Clean)
 }

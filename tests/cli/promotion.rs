@@ -313,3 +313,122 @@ fn a_lock_a_killed_promotion_left_is_cleared_and_anyone_elses_is_kept() {
         output.stderr
     );
 }
+
+/// What a promotion changes, as one value: every branch and carry ref of every repository,
+/// the patch directory (its `series` file without the line naming the promotion) and the
+/// manifest.
+fn published_state(demo: &Path) -> BTreeMap<String, String> {
+    let mut state = BTreeMap::new();
+    for project in ["kernel", "qemu", "libvirt", "ovs", "nova"] {
+        let repo = TestRepo::open(&demo.join("repos").join(project));
+        state.insert(
+            format!("{project} refs"),
+            repo.git(&[
+                "for-each-ref",
+                "--format=%(refname) %(objectname)",
+                "refs/heads",
+                "refs/carry/applied-base",
+            ]),
+        );
+    }
+    for (name, bytes) in dir_contents(&demo.join("patches/kernel")) {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let text = if name == "series" {
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            text
+        };
+        state.insert(format!("patches/kernel/{name}"), text);
+    }
+    state.insert(
+        "carry.toml".to_owned(),
+        std::fs::read_to_string(demo.join("carry.toml")).expect("manifest"),
+    );
+    state
+}
+
+fn copy_workspace(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .args(["-a", &from.display().to_string(), &to.display().to_string()])
+        .status()
+        .expect("cp");
+    assert!(status.success(), "cp -a {}", from.display());
+}
+
+//   run ──► promote: record plan ─► step 1 ─► … ─► step N ─► done
+//                         ▲ killed after each of these, the next command finishes the rest
+#[test]
+fn a_promotion_cut_short_after_any_step_is_finished_by_the_next_command() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let pristine = demo(tmp.path());
+    let old = published_state(&pristine);
+
+    let whole = tmp.path().join("whole");
+    copy_workspace(&pristine, &whole);
+    assert_eq!(carry_in(&whole, &["promote"]).code, 3);
+    let new = published_state(&whole);
+    assert_ne!(old, new);
+
+    // The demo's promotion: two branches, one patch directory, one landed patch remembered,
+    // one manifest edit; past the last step the plan is done, so the run is whole.
+    let mut cut_in_the_middle = 0;
+    for step in 0..=6 {
+        let copy = tmp.path().join(format!("cut-{step}"));
+        copy_workspace(&pristine, &copy);
+        let cut = hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
+            .current_dir(&copy)
+            .env("CARRY_FAULT_AFTER_STEP", step.to_string())
+            .args(["-q", "promote"])
+            .output()
+            .expect("carry promote");
+        if cut.status.code().is_none() {
+            let left = published_state(&copy);
+            if left != old && left != new {
+                cut_in_the_middle += 1;
+            }
+        }
+        // Any command finishes it first: here the one a user runs to look.
+        let validated = carry_in(&copy, &["validate"]);
+        assert_eq!(validated.code, 0, "after step {step}: {}", validated.stderr);
+        assert_eq!(published_state(&copy), new, "after step {step}");
+    }
+    assert!(
+        cut_in_the_middle >= 3,
+        "the cuts fell between steps: {cut_in_the_middle}"
+    );
+}
+
+//   ovs:  fix-leak (landed upstream) ─ vhost-numa-realloc
+//   [feature.leak] holds only fix-leak; vhost-numa-realloc needs it in [feature.vhost-numa]
+#[test]
+fn promoting_a_landed_patch_takes_it_out_of_every_feature() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let demo = crate::support::demo_workspace(tmp.path(), "demo");
+    let manifest = std::fs::read_to_string(demo.join("carry.toml")).expect("manifest");
+    let manifest = manifest.replace(
+        "\"ovs/vhost-numa-realloc\" = []",
+        "\"ovs/vhost-numa-realloc\" = [\"ovs/netdev-dpdk-fix-a-leak-in-vhost-teardown\"]  # keep\n\n\
+         [feature.leak]\ndescription = \"the leak fix, until upstream has it\"\n\
+         [feature.leak.patches]\n\"ovs/netdev-dpdk-fix-a-leak-in-vhost-teardown\" = []\n",
+    );
+    std::fs::write(demo.join("carry.toml"), &manifest).expect("write manifest");
+    assert_eq!(carry_in(&demo, &["validate"]).code, 0);
+    assert_eq!(carry_in(&demo, &["run"]).code, 3);
+
+    let output = carry_in(&demo, &["promote", "ovs", "--json"]);
+    assert_eq!(output.code, 0, "{}", output.stderr);
+    let promotion = crate::support::json(&output.stdout);
+    assert_eq!(promotion["features_removed"], serde_json::json!(["leak"]));
+    let after = std::fs::read_to_string(demo.join("carry.toml")).expect("manifest");
+    assert!(!after.contains("netdev-dpdk-fix"), "{after}");
+    assert!(!after.contains("[feature.leak"), "{after}");
+    assert!(
+        after.contains("\"ovs/vhost-numa-realloc\" = []  # keep"),
+        "{after}"
+    );
+    let validated = carry_in(&demo, &["validate"]);
+    assert_eq!(validated.code, 0, "{}", validated.stderr);
+}

@@ -34,6 +34,18 @@ pub enum LandedBy {
     Empty,
 }
 
+impl LandedBy {
+    /// Its name, as reports spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CherryPick => "cherry-pick",
+            Self::ChangeId => "change-id",
+            Self::PatchId => "patch-id",
+            Self::Empty => "empty",
+        }
+    }
+}
+
 /// Per-commit facts about upstream commits, kept between runs: a commit never changes, so
 /// neither do they.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]

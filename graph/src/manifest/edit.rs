@@ -2,6 +2,7 @@
 //! spacing, quoting. Used by promotion to move a pinned `base` and to follow renamed patches.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use toml_edit::DocumentMut;
 use toml_edit::Item;
@@ -16,6 +17,80 @@ pub enum EditError {
     /// The project or its series is not where it should be.
     #[error("the manifest has no series for project '{0}'")]
     NoSeries(String),
+}
+
+/// What a promotion changes in the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ManifestEdit {
+    /// Each `project.NAME.series.base` to set.
+    pub bases: BTreeMap<String, String>,
+    /// Feature patch ids that changed (old `PROJECT/NAME` → new), keys and needs alike.
+    pub renames: BTreeMap<String, String>,
+    /// Feature patch ids of patches that are gone (landed upstream): removed as keys and as
+    /// needs. A feature left with no patch is removed: all of it landed.
+    pub removed: BTreeSet<String>,
+}
+
+impl ManifestEdit {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.bases.is_empty() && self.renames.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// The manifest with `edit` made; returns the text and the features removed because none of
+/// their patches is left.
+pub fn edit_manifest(text: &str, edit: &ManifestEdit) -> Result<(String, Vec<String>), EditError> {
+    let mut document: DocumentMut = text
+        .parse()
+        .map_err(|e: toml_edit::TomlError| EditError::Parse(e.to_string()))?;
+    let removed_features = remove_patches(&mut document, &edit.removed);
+    let text = update_manifest(&document.to_string(), &edit.bases, &edit.renames)?;
+    Ok((text, removed_features))
+}
+
+/// Removes `removed` from every feature, keys and needs; then every feature with no patch
+/// left. Returns the features removed.
+fn remove_patches(document: &mut DocumentMut, removed: &BTreeSet<String>) -> Vec<String> {
+    let mut emptied = Vec::new();
+    if removed.is_empty() {
+        return emptied;
+    }
+    let Some(features) = document
+        .get_mut("feature")
+        .and_then(Item::as_table_like_mut)
+    else {
+        return emptied;
+    };
+    for (name, feature) in features.iter_mut() {
+        let Some(patches) = feature.get_mut("patches").and_then(Item::as_table_like_mut) else {
+            continue;
+        };
+        let keys: Vec<String> = patches.iter().map(|(k, _)| k.to_owned()).collect();
+        for key in keys {
+            if removed.contains(&key) {
+                patches.remove(&key);
+                continue;
+            }
+            if let Some(Item::Value(Value::Array(needs))) = patches.get_mut(&key) {
+                let before = needs.len();
+                needs.retain(|need| need.as_str().is_none_or(|id| !removed.contains(id)));
+                if needs.len() != before
+                    && let Some(first) = needs.get_mut(0)
+                {
+                    // The first need keeps the array's own spacing, not the gap after a comma.
+                    first.decor_mut().set_prefix("");
+                }
+            }
+        }
+        if patches.is_empty() {
+            emptied.push(name.get().to_owned());
+        }
+    }
+    for name in &emptied {
+        features.remove(name);
+    }
+    emptied
 }
 
 /// The manifest with each `project.NAME.series.base` in `bases` set, and every feature patch
@@ -84,6 +159,21 @@ pub fn update_manifest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn landed_patches_leave_their_features_and_an_emptied_feature_goes() {
+        let text = "[feature.f.patches]\n\"libvirt/a\" = [\"qemu/b\", \"qemu/c\"]  # keep\n\"qemu/c\" = []\n\n[feature.g]\ndeadline = \"2027-01-01\"\n[feature.g.patches]\n\"qemu/b\" = []\n";
+        let edit = ManifestEdit {
+            removed: BTreeSet::from(["qemu/b".to_owned()]),
+            ..ManifestEdit::default()
+        };
+        let (edited, gone) = edit_manifest(text, &edit).expect("edits");
+        assert_eq!(gone, ["g"]);
+        assert_eq!(
+            edited,
+            "[feature.f.patches]\n\"libvirt/a\" = [\"qemu/c\"]  # keep\n\"qemu/c\" = []\n"
+        );
+    }
 
     #[test]
     fn bases_and_renames_change_and_nothing_else_does() {
