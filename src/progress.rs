@@ -60,7 +60,9 @@ fn line(event: &RunEvent) -> Option<String> {
         RunEvent::Rebasing { project, patches } => {
             format!("rebasing {project} ({patches} patches)")
         }
-        RunEvent::Patch { .. } | RunEvent::TestStarted { .. } => return None,
+        RunEvent::Planned { .. } | RunEvent::Patch { .. } | RunEvent::TestStarted { .. } => {
+            return None;
+        }
         RunEvent::Reused { project, what } => {
             format!("{project}: {what} reused from an earlier run with the same inputs")
         }
@@ -76,7 +78,15 @@ fn line(event: &RunEvent) -> Option<String> {
             ),
             None => format!("test {project}: {}", status_name(*status)),
         },
-        RunEvent::Resuming { run } => format!("run {run} was interrupted; resuming its work"),
+        RunEvent::Resuming { run, finished } if finished.is_empty() => {
+            format!("run {run} was interrupted; resuming its work")
+        }
+        RunEvent::Resuming { run, finished } => format!(
+            "run {run} was interrupted after {} step{}; resuming its work, reusing them ({})",
+            finished.len(),
+            if finished.len() == 1 { "" } else { "s" },
+            finished.join(", ")
+        ),
         RunEvent::ProjectDone { project, summary } => format!("{project}: {summary}"),
     })
 }

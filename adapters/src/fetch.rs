@@ -52,22 +52,30 @@ pub fn fetch_upstream(repo: &Path, source: &str, reference: &str) -> Result<(), 
     }
     // `main~3` is fetched as `main`; the suffix is resolved in the fetched history.
     let name = carry_graph::manifest::revision_name(reference);
-    let heads = format!("+{name}:{UPSTREAM_HEADS}{name}");
     let tags = format!("+refs/tags/*:{UPSTREAM_TAGS}*");
-    run(
-        Some(repo),
-        &[
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--prune",
-            "--",
-            source,
-            &heads,
-            &tags,
-        ],
-    )
+    let fetch = |source_ref: &str, prune: bool| {
+        let heads = format!("+{source_ref}:{UPSTREAM_HEADS}{name}");
+        let mut args = vec!["fetch", "--quiet", "--no-tags", "--no-write-fetch-head"];
+        if prune {
+            args.push("--prune");
+        }
+        args.extend(["--", source, &heads, &tags]);
+        run(Some(repo), &args)
+    };
+    if name.starts_with("refs/") {
+        return fetch(name, true);
+    }
+    // A short name is fetched as the branch it usually is, fully qualified: with `--prune`,
+    // git (2.47) takes a short, non-pattern source as stale and deletes its destination
+    // before updating it, so every second fetch after upstream moves fails with "cannot
+    // lock ref". A name upstream has no branch of (a tag) is fetched as it is, unpruned
+    // (upstream's deleted tags then stay until a fetch of a branch prunes them).
+    match fetch(&format!("refs/heads/{name}"), true) {
+        Err(FetchError::Failed { stderr, .. }) if stderr.contains("couldn't find remote ref") => {
+            fetch(name, false)
+        }
+        other => other,
+    }
 }
 
 fn run(dir: Option<&Path>, args: &[&str]) -> Result<(), FetchError> {
@@ -85,5 +93,67 @@ fn run(dir: Option<&Path>, args: &[&str]) -> Result<(), FetchError> {
             args: args.join(" "),
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "a")
+            .env("GIT_AUTHOR_EMAIL", "a@example.org")
+            .env("GIT_COMMITTER_NAME", "a")
+            .env("GIT_COMMITTER_EMAIL", "a@example.org")
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    }
+
+    fn tip(repo: &Path, reference: &str) -> String {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(repo)
+            .args(["rev-parse", reference])
+            .output()
+            .expect("git runs");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    //   upstream:  c1 ─ c2 ─ c3 ─ c4 (tag v1 at c1), fetched after every commit
+    #[test]
+    fn every_fetch_after_upstream_moves_lands_whether_the_ref_is_a_branch_or_a_tag() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let upstream = tmp.path().join("upstream");
+        let repo = tmp.path().join("repo.git");
+        std::fs::create_dir_all(&upstream).expect("mkdir");
+        git(&upstream, &["init", "-q", "-b", "main"]);
+        ensure_repository(&repo).expect("init");
+        let source = upstream.to_string_lossy().into_owned();
+        for round in 1..=4 {
+            std::fs::write(upstream.join("file"), format!("{round}\n")).expect("write");
+            git(&upstream, &["add", "-A"]);
+            git(&upstream, &["commit", "-q", "-m", &format!("c{round}")]);
+            if round == 1 {
+                git(&upstream, &["tag", "v1"]);
+            }
+            fetch_upstream(&repo, &source, "main").unwrap_or_else(|e| panic!("fetch {round}: {e}"));
+            assert_eq!(
+                tip(&repo, "refs/carry/upstream/heads/main"),
+                tip(&upstream, "main"),
+                "after commit {round}"
+            );
+        }
+        fetch_upstream(&repo, &source, "v1").expect("a tag as the upstream ref");
+        assert_eq!(
+            tip(&repo, "refs/carry/upstream/heads/v1^{commit}"),
+            tip(&upstream, "v1^{commit}")
+        );
     }
 }

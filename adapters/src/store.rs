@@ -143,7 +143,42 @@ const MIGRATIONS: &[&str] = &[
         identity TEXT NOT NULL,
         run TEXT NOT NULL
      );",
+    // 4: upstream positions are read from git and the reports (series_seen answers what they
+    // were kept for); nothing read this table.
+    "DROP TABLE upstream_positions;",
 ];
+
+/// A step of a run, as its journal keeps it: what a killed run had finished, which the next
+/// run reuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// An upstream was fetched.
+    Fetched,
+    /// An upstream could not be fetched.
+    FetchFailed,
+    /// A series was rebased.
+    Rebased,
+    /// A series' earlier rebase was reused.
+    ReusedRebase,
+    /// A test ran.
+    Tested,
+    /// A test's earlier result was reused.
+    ReusedTest,
+}
+
+impl Step {
+    /// Its name in the journal and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fetched => "fetched",
+            Self::FetchFailed => "fetch-failed",
+            Self::Rebased => "rebased",
+            Self::ReusedRebase => "reused-rebase",
+            Self::Tested => "tested",
+            Self::ReusedTest => "reused-test",
+        }
+    }
+}
 
 /// A run as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -300,7 +335,7 @@ impl Store {
     pub fn journal(
         &self,
         run: &str,
-        step: &str,
+        step: Step,
         subject: &str,
         detail: &str,
     ) -> Result<(), StoreError> {
@@ -308,7 +343,7 @@ impl Store {
             .execute(
                 "INSERT INTO journal (run, seq, step, subject, detail, at)
                  VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE run = ?1), ?2, ?3, ?4, ?5)",
-                params![run, step, subject, detail, now()],
+                params![run, step.as_str(), subject, detail, now()],
             )
             .map_err(self.sql("writing the journal"))?;
         Ok(())
@@ -372,14 +407,6 @@ impl Store {
                     params![id, row.project, row.status, row.upstream_from, row.upstream_to, row.result, row.test_status],
                 )
                 .map_err(sql("recording project outcomes"))?;
-            if let Some(to) = &row.upstream_to {
-                transaction
-                    .execute(
-                        "INSERT OR REPLACE INTO upstream_positions (project, reference, oid, run) VALUES (?1, ?2, ?3, ?4)",
-                        params![row.project, row.reference, to, id],
-                    )
-                    .map_err(sql("recording upstream positions"))?;
-            }
         }
         for row in patches {
             transaction
@@ -739,8 +766,6 @@ pub enum PromotionEnd {
 pub struct ProjectOutcomeRow {
     /// The project.
     pub project: String,
-    /// Its upstream ref.
-    pub reference: String,
     /// rebased, unchanged or error.
     pub status: String,
     /// Where its series sat.
@@ -774,10 +799,16 @@ mod tests {
     fn a_new_store_migrates_to_the_latest_schema_and_reopens() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("open");
-        assert_eq!(store.schema_version().expect("version"), 3);
+        assert_eq!(
+            store.schema_version().expect("version"),
+            i64::try_from(MIGRATIONS.len()).expect("few migrations")
+        );
         drop(store);
         let store = Store::open(dir.path()).expect("reopen");
-        assert_eq!(store.schema_version().expect("version"), 3);
+        assert_eq!(
+            store.schema_version().expect("version"),
+            i64::try_from(MIGRATIONS.len()).expect("few migrations")
+        );
     }
 
     #[test]
@@ -795,7 +826,10 @@ mod tests {
             .expect("a run");
         drop(connection);
         let store = Store::open(dir.path()).expect("migrates");
-        assert_eq!(store.schema_version().expect("version"), 3);
+        assert_eq!(
+            store.schema_version().expect("version"),
+            i64::try_from(MIGRATIONS.len()).expect("few migrations")
+        );
         assert_eq!(store.runs(10).expect("runs")[0].id, "old");
         store
             .remember_landed("ovs", "ovs/fix", "fix", Some("abc"), "patch-id", "old")
@@ -832,7 +866,7 @@ mod tests {
             .start_run("r1", &serde_json::json!({}), None)
             .expect("start");
         store
-            .journal("r1", "rebased", "qemu", "{}")
+            .journal("r1", Step::Rebased, "qemu", "{}")
             .expect("journal");
         assert_eq!(store.interrupt_dead_runs().expect("interrupt"), ["r1"]);
         assert_eq!(store.runs(10).expect("runs")[0].status, "interrupted");

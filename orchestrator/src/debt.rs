@@ -15,7 +15,7 @@ use carry_graph::PatchRef;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::run::RunError;
+use crate::error::RunError;
 use crate::validate::validate;
 use crate::workspace::LoadedWorkspace;
 

@@ -2,11 +2,17 @@
 //!
 //! - [`workspace`]: finding and loading the workspace.
 //! - [`validate`]: the manifest, every series and every feature patch id.
-//! - [`run`]: the nightly job: fetch, order, rebase, candidates.
-//! - `tests`: the test phase: real processes in candidate checkouts, stage by stage.
+//! - [`plan`]: the plan of a run as a value, which `--dry-run` prints and `run` executes.
+//! - [`run`]: the nightly job: fetch, plan, then execute the plan and report.
+//! - [`options`], [`events`], [`error`]: what a run is asked, what it tells, why it failed.
+//! - `fetching`, `rebasing`, `test_phase`: a run's steps (`git fetch`, in-memory rebases side
+//!   by side, tests stage by stage); `series_inputs`, `series_memory`, `features`: what they
+//!   read and decide.
+//! - [`executor`]: where tests run; [`executor::LocalExecutor`] by default.
+//! - [`refs`]: the refs carry writes in project repositories.
 //! - [`debt`]: the patch-debt ledger: ages, upstream states, deadlines.
-//! - [`promote`]: moving series to a run's results, each series atomically.
-//! - [`plan`]: `--dry-run`: what a run would do, and why.
+//! - [`promote`]: moving series to a run's results, each series atomically; the changes are a
+//!   recorded [`promotion_plan`] that any later command finishes if a promotion was cut short.
 //! - [`trial`]: `impact --to`: a trial rebase in memory that records nothing.
 //! - [`report`]: the run report, schema `carry.run/v1`.
 //! - [`queries`]: the graph-level questions (`graph`, `order`, `impact`) over a loaded workspace.
@@ -15,13 +21,23 @@
 #![warn(missing_docs)]
 
 pub mod debt;
+pub mod error;
+pub mod events;
+pub mod executor;
+mod features;
+mod fetching;
+pub mod options;
 pub mod plan;
 pub mod promote;
 pub mod promotion_plan;
 pub mod queries;
+mod rebasing;
+pub mod refs;
 pub mod report;
 pub mod run;
-mod tests;
+mod series_inputs;
+mod series_memory;
+mod test_phase;
 pub mod trial;
 pub mod validate;
 pub mod workspace;

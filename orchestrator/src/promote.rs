@@ -28,15 +28,15 @@ use carry_graph::workspace::SeriesSource;
 use git2::Oid;
 use serde::Serialize;
 
+use crate::error::RunError;
 use crate::promotion_plan;
 use crate::promotion_plan::PlanStep;
 use crate::promotion_plan::PromotionPlan;
+use crate::refs::APPLIED_BASE_REFS;
 use crate::report::ProjectReport;
 use crate::report::ProjectStatus;
 use crate::report::RunReport;
 use crate::report::TestStatus;
-use crate::run::APPLIED_BASE_REFS;
-use crate::run::RunError;
 use crate::workspace::LoadedWorkspace;
 use crate::workspace::MANIFEST_FILE;
 

@@ -140,6 +140,34 @@ pub struct ProjectReport {
 }
 
 impl ProjectReport {
+    /// A project the run did not work on.
+    pub fn unchanged(name: &ProjectName) -> Self {
+        Self {
+            name: name.clone(),
+            status: ProjectStatus::Unchanged,
+            error: None,
+            upstream: None,
+            result: None,
+            candidate_ref: None,
+            test: TestReport::not_run(TestStatus::Skipped, "tests were not run"),
+            patches: Vec::new(),
+        }
+    }
+
+    /// A project carry could not work on, and why.
+    pub fn error(name: &ProjectName, upstream: Option<UpstreamMove>, error: String) -> Self {
+        Self {
+            name: name.clone(),
+            status: ProjectStatus::Error,
+            error: Some(error),
+            upstream,
+            result: None,
+            candidate_ref: None,
+            test: TestReport::not_run(TestStatus::Blocked, "carry could not work on the project"),
+            patches: Vec::new(),
+        }
+    }
+
     /// How many patches came to each outcome, as "2 applied, 1 landed" (applied, landed,
     /// conflict, blocked; zero counts left out).
     pub fn patch_counts(&self) -> String {
@@ -148,13 +176,24 @@ impl ProjectReport {
             let n = self
                 .patches
                 .iter()
-                .filter(|p| crate::run::outcome_name(&p.outcome) == kind)
+                .filter(|p| outcome_name(&p.outcome) == kind)
                 .count();
             if n > 0 {
                 counts.push(format!("{n} {kind}"));
             }
         }
         counts.join(", ")
+    }
+}
+
+/// The outcome's name as the report spells it.
+pub fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Applied { .. } => "applied",
+        Outcome::Landed { .. } => "landed",
+        Outcome::Conflict { .. } => "conflict",
+        Outcome::Blocked { .. } => "blocked",
+        Outcome::Error { .. } => "error",
     }
 }
 
@@ -198,4 +237,76 @@ pub struct FeatureReport {
     /// The failed patches that block it (conflicts first found), when blocked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked_by: Vec<String>,
+}
+
+impl RunStatus {
+    /// Its name, as the report spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Clean => "clean",
+            Self::Attention => "attention",
+        }
+    }
+}
+
+impl ProjectStatus {
+    /// Its name, as the report spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rebased => "rebased",
+            Self::Unchanged => "unchanged",
+            Self::Error => "error",
+        }
+    }
+}
+
+impl TestStatus {
+    /// Its name, as the report spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+            Self::Blocked => "blocked",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the store keeps are the names the report's JSON spells.
+    #[test]
+    fn names_are_the_json_names() {
+        for status in [RunStatus::Clean, RunStatus::Attention] {
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(status.as_str().into())
+            );
+        }
+        for status in [
+            ProjectStatus::Rebased,
+            ProjectStatus::Unchanged,
+            ProjectStatus::Error,
+        ] {
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(status.as_str().into())
+            );
+        }
+        for status in [
+            TestStatus::Passed,
+            TestStatus::Failed,
+            TestStatus::Timeout,
+            TestStatus::Blocked,
+            TestStatus::Skipped,
+        ] {
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(status.as_str().into())
+            );
+        }
+    }
 }

@@ -19,10 +19,10 @@ use carry_graph::workspace::SeriesSource;
 use carry_graph::workspace::UpstreamSource;
 use serde::Serialize;
 
+use crate::error::RunError;
+use crate::refs::APPLIED_BASE_REFS;
 use crate::report::PatchReport;
 use crate::report::RunReport;
-use crate::run::APPLIED_BASE_REFS;
-use crate::run::RunError;
 use crate::validate::validate;
 use crate::workspace::LoadedWorkspace;
 
@@ -142,7 +142,7 @@ pub fn trial(
             let base = listing
                 .base
                 .ok_or_else(|| fail("its series has no base yet".to_owned()))?;
-            (base, crate::run::branch_inputs(listing))
+            (base, crate::series_inputs::branch_inputs(listing))
         }
         SeriesSource::Dir(_) => {
             let base = match &spec.series.base {
@@ -157,8 +157,8 @@ pub fn trial(
             .ok_or_else(|| {
                 fail("the base of its patch directory is unknown; run `carry fetch`".to_owned())
             })?;
-            let inputs =
-                crate::run::dir_commits(&workspace.root, &repo, base, listing).map_err(fail)?;
+            let inputs = crate::series_inputs::dir_commits(&workspace.root, &repo, base, listing)
+                .map_err(fail)?;
             (base, inputs)
         }
     };
@@ -182,14 +182,14 @@ pub fn trial(
     // Whatever the trial rebase makes stays in memory and is gone with it.
     let scratch = repo
         .with_writes_in_memory()
-        .map_err(|e| fail(crate::run::error_chain(&e)))?;
+        .map_err(|e| fail(crate::error::error_chain(&e)))?;
     let result = rebase::rebase_series(
         scratch.repo(),
         &request,
         &mut cache,
         &RebaseOptions::default(),
     )
-    .map_err(|e| fail(crate::run::error_chain(&e)))?;
+    .map_err(|e| fail(crate::error::error_chain(&e)))?;
 
     let patches: Vec<PatchReport> = result
         .patches
@@ -198,7 +198,7 @@ pub fn trial(
             id: format!("{project}/{}", patch.name),
             subject: patch.subject,
             from: patch.from,
-            outcome: crate::run::qualify(project, patch.outcome),
+            outcome: crate::rebasing::qualify(project, patch.outcome),
             notes: patch.notes,
         })
         .collect();
@@ -283,7 +283,7 @@ pub fn counts(trial: &TrialImpact) -> BTreeMap<&'static str, usize> {
     let mut counts = BTreeMap::new();
     for patch in &trial.patches {
         *counts
-            .entry(crate::run::outcome_name(&patch.outcome))
+            .entry(crate::report::outcome_name(&patch.outcome))
             .or_default() += 1;
     }
     counts

@@ -100,7 +100,7 @@ fn trial(
             };
             anstream::println!(
                 "  {:<9} {}{detail}",
-                carry_orchestrator::run::outcome_name(&patch.outcome),
+                carry_orchestrator::report::outcome_name(&patch.outcome),
                 patch.id
             );
         }

@@ -135,36 +135,9 @@ struct ServiceProgress {
 
 impl Progress for ServiceProgress {
     fn event(&self, event: RunEvent) {
-        let value = match event {
-            RunEvent::Fetching { project } => json!({"type": "fetching", "project": project}),
-            RunEvent::Rebasing { project, patches } => {
-                json!({"type": "rebasing", "project": project, "patches": patches})
-            }
-            RunEvent::Patch {
-                project,
-                index,
-                total,
-                name,
-            } => {
-                json!({"type": "patch", "project": project, "index": index, "total": total, "name": name})
-            }
-            RunEvent::Reused { project, what } => {
-                json!({"type": "reused", "project": project, "what": what})
-            }
-            RunEvent::TestStarted { project } => {
-                json!({"type": "test-started", "project": project})
-            }
-            RunEvent::TestFinished {
-                project,
-                status,
-                duration_ms,
-            } => {
-                json!({"type": "test-finished", "project": project, "status": status, "duration_ms": duration_ms})
-            }
-            RunEvent::Resuming { run } => json!({"type": "resuming", "run": run}),
-            RunEvent::ProjectDone { project, summary } => {
-                json!({"type": "project-done", "project": project, "summary": summary})
-            }
+        // The event's own JSON form: `{"type": "fetching", "project": ...}` and so on.
+        let Ok(value) = serde_json::to_value(&event) else {
+            return;
         };
         self.registry.push(&self.id, value);
     }

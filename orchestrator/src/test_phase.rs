@@ -14,31 +14,37 @@ use carry_adapters::checkout::checkout;
 use carry_adapters::process::Ended;
 use carry_adapters::process::TestCommand;
 use carry_adapters::process::TestRun;
-use carry_adapters::process::run_test;
+use carry_adapters::series::SeriesListing;
+use carry_adapters::store::Step;
 use carry_adapters::store::Store;
 use carry_graph::ProjectName;
 use carry_graph::WorkspaceGraph;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::error::RunError;
+use crate::events::Progress;
+use crate::events::RunEvent;
+use crate::executor::Executor;
 use crate::report::ProjectReport;
 use crate::report::ProjectStatus;
 use crate::report::TestReport;
 use crate::report::TestStatus;
-use crate::run::CANDIDATE_REFS;
-use crate::run::Progress;
-use crate::run::RunError;
-use crate::run::RunEvent;
+use crate::series_inputs::series_tip;
 use crate::workspace::LoadedWorkspace;
 
 pub(crate) struct TestContext<'a> {
     pub(crate) workspace: &'a LoadedWorkspace,
     pub(crate) graph: &'a WorkspaceGraph,
+    /// Every series that was read, for what is tested with a project the run left alone.
+    pub(crate) series: &'a BTreeMap<ProjectName, SeriesListing>,
     pub(crate) store: &'a Store,
     pub(crate) run_id: &'a str,
     pub(crate) jobs: usize,
     pub(crate) fresh: bool,
     pub(crate) progress: &'a dyn Progress,
+    /// Where the tests run.
+    pub(crate) executor: &'a dyn Executor,
 }
 
 /// What the store keeps of a test for reuse.
@@ -49,6 +55,7 @@ struct StoredTest {
 }
 
 /// A project's candidate: its repository and commit.
+#[derive(Clone)]
 struct Candidate {
     repo: PathBuf,
     commit: String,
@@ -63,7 +70,7 @@ pub(crate) fn run_tests(
     let state = context.workspace.state_dir();
     let checkouts = state.join("checkouts");
     let logs = state.join("logs").join(context.run_id);
-    let candidates = candidates(context, reports);
+    let mut candidates = Candidates::new(context);
     let mut checked_out: BTreeSet<ProjectName> = BTreeSet::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(context.jobs.clamp(1, 64))
@@ -134,7 +141,7 @@ pub(crate) fn run_tests(
                 });
                 continue;
             }
-            let Some(own) = candidates.get(name) else {
+            let Some(own) = candidates.get(name, reports) else {
                 set(
                     reports,
                     name,
@@ -149,7 +156,7 @@ pub(crate) fn run_tests(
                 ("CARRY_RUN".to_owned(), context.run_id.to_owned()),
             ];
             let own_dir = checkouts.join(name.as_str());
-            if let Err(error) = prepare(&mut checked_out, name, own, &own_dir) {
+            if let Err(error) = prepare(&mut checked_out, name, &own, &own_dir) {
                 could_not_test(
                     reports,
                     name,
@@ -167,11 +174,12 @@ pub(crate) fn run_tests(
             );
             let mut dependency_failed = None;
             for dependency in &consumed {
-                let Some(candidate) = candidates.get(dependency) else {
-                    continue;
+                let Some(candidate) = candidates.get(dependency, reports) else {
+                    dependency_failed = Some(format!("{dependency} has nothing to test with"));
+                    break;
                 };
                 let dir = checkouts.join(dependency.as_str());
-                if let Err(error) = prepare(&mut checked_out, dependency, candidate, &dir) {
+                if let Err(error) = prepare(&mut checked_out, dependency, &candidate, &dir) {
                     dependency_failed = Some(error);
                     break;
                 }
@@ -207,7 +215,7 @@ pub(crate) fn run_tests(
                 });
                 context
                     .store
-                    .journal(context.run_id, "reused-test", name.as_str(), &key)?;
+                    .journal(context.run_id, Step::ReusedTest, name.as_str(), &key)?;
                 set(reports, name, test);
                 continue;
             }
@@ -241,7 +249,7 @@ pub(crate) fn run_tests(
             }
             context
                 .store
-                .journal(context.run_id, "tested", name.as_str(), &key)?;
+                .journal(context.run_id, Step::Tested, name.as_str(), &key)?;
         }
     }
     Ok(())
@@ -285,10 +293,8 @@ fn run_stage(
                 });
                 let log = command.log.to_string_lossy().into_owned();
                 let task = (name.clone(), key.clone(), log.clone());
-                let handle = running.spawn(async move {
-                    let outcome = run_test(&command).await.map_err(|e| e.to_string());
-                    (name, outcome, key, log)
-                });
+                let test = context.executor.run(command);
+                let handle = running.spawn(async move { (name, test.await, key, log) });
                 tasks.insert(handle.id(), task);
             }
             let Some(joined) = running.join_next_with_id().await else {
@@ -363,45 +369,63 @@ fn prepare(
     Ok(())
 }
 
-/// Each project's candidate: this run's result, or the candidate an earlier run left.
-fn candidates(
-    context: &TestContext<'_>,
-    reports: &BTreeMap<ProjectName, ProjectReport>,
-) -> BTreeMap<ProjectName, Candidate> {
-    let manifest = &context.workspace.manifest.workspace;
-    let mut found = BTreeMap::new();
-    for (name, project) in &manifest.projects {
-        let repo_path = context.workspace.root.join(&project.repo);
-        let Ok(repo) = git2::Repository::open(&repo_path) else {
-            continue;
-        };
-        let commit = reports
-            .get(name)
-            .and_then(|r| r.result.clone())
-            .or_else(|| {
-                repo.find_reference(&format!("{CANDIDATE_REFS}{name}"))
-                    .ok()
-                    .and_then(|r| r.target())
-                    .map(|oid| oid.to_string())
-            });
-        let Some(commit) = commit else {
-            continue;
-        };
-        let Some(tree) = git2::Oid::from_str(&commit)
-            .ok()
-            .and_then(|oid| repo.find_commit(oid).ok())
-            .map(|c| c.tree_id().to_string())
-        else {
-            continue;
-        };
-        found.insert(
-            name.clone(),
-            Candidate {
-                repo: repo_path,
-                commit,
-                tree,
-            },
-        );
+/// What each project is tested with, worked out when first needed: this run's result for a
+/// project it rebased, the series as carried now for one it left alone, nothing for one in
+/// error (its consumers are blocked).
+struct Candidates<'c> {
+    context: &'c TestContext<'c>,
+    found: BTreeMap<ProjectName, Option<Candidate>>,
+}
+
+impl<'c> Candidates<'c> {
+    fn new(context: &'c TestContext<'c>) -> Self {
+        Self {
+            context,
+            found: BTreeMap::new(),
+        }
     }
-    found
+
+    fn get(
+        &mut self,
+        name: &ProjectName,
+        reports: &BTreeMap<ProjectName, ProjectReport>,
+    ) -> Option<Candidate> {
+        if !self.found.contains_key(name) {
+            let candidate = self.find(name, reports);
+            self.found.insert(name.clone(), candidate);
+        }
+        self.found.get(name).cloned().flatten()
+    }
+
+    fn find(
+        &self,
+        name: &ProjectName,
+        reports: &BTreeMap<ProjectName, ProjectReport>,
+    ) -> Option<Candidate> {
+        let workspace = self.context.workspace;
+        let project = workspace.manifest.workspace.projects.get(name)?;
+        let report = reports.get(name)?;
+        let commit = match report.status {
+            ProjectStatus::Rebased => report.result.as_deref()?.parse::<git2::Oid>().ok()?,
+            ProjectStatus::Unchanged => {
+                let listing = self.context.series.get(name)?;
+                match series_tip(&workspace.root, project, listing) {
+                    Ok(tip) => tip,
+                    Err(error) => {
+                        tracing::warn!(project = %name, %error, "cannot make the series' tip");
+                        return None;
+                    }
+                }
+            }
+            ProjectStatus::Error => return None,
+        };
+        let repo_path = workspace.root.join(&project.repo);
+        let repo = git2::Repository::open(&repo_path).ok()?;
+        let tree = repo.find_commit(commit).ok()?.tree_id();
+        Some(Candidate {
+            repo: repo_path,
+            commit: commit.to_string(),
+            tree: tree.to_string(),
+        })
+    }
 }
