@@ -137,10 +137,14 @@ impl From<LoadError> for CliError {
             }
             LoadError::NotFound { .. } => Self::new(ErrorKind::Failure, error)
                 .with_hint("run carry inside a workspace, pass -C DIR, or try `carry demo`"),
-            LoadError::Read { .. } => Self::new(ErrorKind::Failure, error),
-            LoadError::Promotion(_) => Self::new(ErrorKind::Failure, error).with_hint(
+            LoadError::Promotion(carry_orchestrator::promotion_plan::PlanError::Stuck {
+                ..
+            }) => Self::new(ErrorKind::Failure, error).with_hint(
                 "make the steps left by hand, or give them up with `carry promote --abandon`",
             ),
+            LoadError::Read { .. } | LoadError::Promotion(_) => {
+                Self::new(ErrorKind::Failure, error)
+            }
         }
     }
 }

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use carry_adapters::rebase::Outcome;
 use carry_orchestrator::report::FeatureStatus;
+use carry_orchestrator::report::Outcome;
 use carry_orchestrator::report::ProjectStatus;
 use carry_orchestrator::report::RunReport;
 use carry_orchestrator::report::RunStatus;

@@ -4,7 +4,7 @@ use git2::Oid;
 use git2::Repository;
 use git2::Sort;
 
-use crate::series::short;
+use crate::git::short;
 
 /// Why a branch series could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -178,6 +178,13 @@ impl ProjectRepo {
     }
 }
 
+/// A commit id's first 12 digits, as reports show it.
+pub fn short(id: Oid) -> String {
+    let mut text = id.to_string();
+    text.truncate(12);
+    text
+}
+
 /// Removes lock files a killed carry left in its own ref namespace (`refs/carry/`), so the
 /// next run can write its refs again. Only carry writes there, and the caller holds the
 /// workspace lock, so no live writer owns them. Returns how many were removed.

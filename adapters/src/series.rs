@@ -20,6 +20,8 @@ use carry_graph::workspace::SeriesSource;
 use carry_graph::workspace::UpstreamSource;
 use git2::Oid;
 
+pub use crate::git::short;
+
 use crate::git::ProjectRepo;
 
 /// Where a listed patch comes from.
@@ -314,13 +316,6 @@ pub fn natural_name_from_subject(subject: &str, id: Oid) -> String {
     } else {
         slug.to_owned()
     }
-}
-
-/// The 12-digit abbreviation carry prints commit ids with.
-pub fn short(id: Oid) -> String {
-    let mut text = id.to_string();
-    text.truncate(12);
-    text
 }
 
 fn dir_series(

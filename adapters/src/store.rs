@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use rusqlite::Connection;
 use rusqlite::OptionalExtension;
 use rusqlite::params;
+use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -189,12 +190,53 @@ pub struct RunRecord {
     pub started_at: String,
     /// When it finished, if it did.
     pub finished_at: Option<String>,
-    /// running, clean, attention, failed or interrupted.
-    pub status: String,
+    /// Where it is.
+    pub status: RunState,
     /// The process that ran it.
     pub pid: u32,
     /// The run it resumed, if any.
     pub resumed_from: Option<String>,
+}
+
+/// Where a run is, as the store keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    /// Going on (or its process died, until the next run notices).
+    Running,
+    /// Finished, nothing needs attention.
+    Clean,
+    /// Finished, something needs attention.
+    Attention,
+    /// carry could not do its job.
+    Failed,
+    /// Killed or stopped part way; the next run resumes it.
+    Interrupted,
+}
+
+impl RunState {
+    /// Its name in the store and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Clean => "clean",
+            Self::Attention => "attention",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Running,
+            Self::Clean,
+            Self::Attention,
+            Self::Failed,
+            Self::Interrupted,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
 }
 
 /// The store of one workspace.
@@ -371,7 +413,7 @@ impl Store {
     pub fn finish_run(
         &mut self,
         id: &str,
-        status: &str,
+        status: RunState,
         report: &impl Serialize,
         projects: &[ProjectOutcomeRow],
         patches: &[PatchOutcomeRow],
@@ -396,7 +438,7 @@ impl Store {
         transaction
             .execute(
                 "UPDATE runs SET status = ?2, finished_at = ?3, report = ?4 WHERE id = ?1",
-                params![id, status, now(), report],
+                params![id, status.as_str(), now(), report],
             )
             .map_err(sql("finishing a run"))?;
         for row in projects {
@@ -451,7 +493,16 @@ impl Store {
                     id: row.get(0)?,
                     started_at: row.get(1)?,
                     finished_at: row.get(2)?,
-                    status: row.get(3)?,
+                    status: {
+                        let text: String = row.get(3)?;
+                        RunState::parse(&text).ok_or_else(|| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                3,
+                                rusqlite::types::Type::Text,
+                                format!("unknown run status '{text}'").into(),
+                            )
+                        })?
+                    },
                     pid: row.get(4)?,
                     resumed_from: row.get(5)?,
                 })
@@ -733,23 +784,50 @@ impl Store {
         Ok(())
     }
 
-    /// Landed patches dropped by promotions: (patch, upstream commit, matched by).
-    pub fn landed_patches(
-        &self,
-        project: &str,
-    ) -> Result<Vec<(String, Option<String>, String)>, StoreError> {
+    /// Every landed patch a promotion dropped, oldest first.
+    pub fn landed_patches(&self) -> Result<Vec<LandedRecord>, StoreError> {
         let mut statement = self
             .connection
-            .prepare("SELECT patch, upstream_commit, matched_by FROM landed_patches WHERE project = ?1 ORDER BY dropped_at, patch")
+            .prepare(
+                "SELECT project, patch, subject, upstream_commit, matched_by, run, dropped_at
+                 FROM landed_patches ORDER BY dropped_at, project, patch",
+            )
             .map_err(self.sql("reading landed patches"))?;
         statement
-            .query_map(params![project], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            .query_map([], |row| {
+                Ok(LandedRecord {
+                    project: row.get(0)?,
+                    patch: row.get(1)?,
+                    subject: row.get(2)?,
+                    upstream_commit: row.get(3)?,
+                    matched_by: row.get(4)?,
+                    run: row.get(5)?,
+                    dropped_at: row.get(6)?,
+                })
             })
             .map_err(self.sql("reading landed patches"))?
             .collect::<Result<_, _>>()
             .map_err(self.sql("reading landed patches"))
     }
+}
+
+/// A landed patch a promotion dropped: debt paid off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LandedRecord {
+    /// Its project.
+    pub project: String,
+    /// `PROJECT/NAME`.
+    pub patch: String,
+    /// Its subject.
+    pub subject: String,
+    /// The upstream commit that took it, where one matched.
+    pub upstream_commit: Option<String>,
+    /// The signal that matched (`patch-id`, `change-id`, `cherry-pick`, `empty`).
+    pub matched_by: String,
+    /// The run whose promotion dropped it.
+    pub run: String,
+    /// When it was dropped (RFC 3339).
+    pub dropped_at: String,
 }
 
 /// How a promotion ended.
@@ -869,7 +947,10 @@ mod tests {
             .journal("r1", Step::Rebased, "qemu", "{}")
             .expect("journal");
         assert_eq!(store.interrupt_dead_runs().expect("interrupt"), ["r1"]);
-        assert_eq!(store.runs(10).expect("runs")[0].status, "interrupted");
+        assert_eq!(
+            store.runs(10).expect("runs")[0].status,
+            RunState::Interrupted
+        );
         assert_eq!(store.journal_of("r1").expect("journal").len(), 1);
     }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use carry_adapters::patchfile;
 use carry_adapters::series::PatchSource;
+pub use carry_adapters::store::LandedRecord;
 use carry_adapters::store::Store;
 use carry_graph::PatchRef;
 use jiff::civil::Date;
@@ -123,6 +124,8 @@ pub struct DebtReport {
     pub features: BTreeMap<String, Summary>,
     /// Patches carried over time, oldest run first.
     pub trend: Vec<TrendPoint>,
+    /// Debt paid off: patches upstream took, which promotions dropped, oldest first.
+    pub paid: Vec<LandedRecord>,
 }
 
 impl DebtReport {
@@ -223,6 +226,10 @@ pub fn debt(workspace: &LoadedWorkspace, today: Date) -> Result<DebtReport, RunE
         .into_iter()
         .map(|(run, at, carried)| TrendPoint { run, at, carried })
         .collect();
+    let paid = store
+        .as_ref()
+        .and_then(|s| s.landed_patches().ok())
+        .unwrap_or_default();
     Ok(DebtReport {
         schema: "carry.debt/v1",
         today,
@@ -230,6 +237,7 @@ pub fn debt(workspace: &LoadedWorkspace, today: Date) -> Result<DebtReport, RunE
         projects,
         features,
         trend,
+        paid,
     })
 }
 

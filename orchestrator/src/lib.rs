@@ -10,11 +10,13 @@
 //!   read and decide.
 //! - [`executor`]: where tests run; [`executor::LocalExecutor`] by default.
 //! - [`refs`]: the refs carry writes in project repositories.
+//! - [`history`]: the runs the workspace remembers and their reports, for the faces.
 //! - [`debt`]: the patch-debt ledger: ages, upstream states, deadlines.
 //! - [`promote`]: moving series to a run's results, each series atomically; the changes are a
 //!   recorded [`promotion_plan`] that any later command finishes if a promotion was cut short.
 //! - [`trial`]: `impact --to`: a trial rebase in memory that records nothing.
 //! - [`report`]: the run report, schema `carry.run/v1`.
+//! - [`graph_view`]: the workspace graph as a serializable view, for `graph` and the service.
 //! - [`queries`]: the graph-level questions (`graph`, `order`, `impact`) over a loaded workspace.
 
 #![forbid(unsafe_code)]
@@ -26,6 +28,12 @@ pub mod events;
 pub mod executor;
 mod features;
 mod fetching;
+pub mod graph_view;
+pub mod history;
+/// The workspace lock's errors, as the faces match on them.
+pub mod lock {
+    pub use carry_adapters::lock::LockError;
+}
 pub mod options;
 pub mod plan;
 pub mod promote;

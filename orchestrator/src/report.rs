@@ -1,6 +1,6 @@
 //! The run report, schema `carry.run/v1`: what every project, patch and feature came to.
 
-use carry_adapters::rebase::Outcome;
+pub use carry_adapters::rebase::Outcome;
 use carry_graph::FeatureName;
 use carry_graph::ProjectName;
 use serde::Deserialize;

@@ -15,6 +15,7 @@ use carry_adapters::lock::WorkspaceLock;
 use carry_adapters::rebase::Outcome;
 use carry_adapters::store::PatchOutcomeRow;
 use carry_adapters::store::ProjectOutcomeRow;
+use carry_adapters::store::RunState;
 use carry_adapters::store::Step;
 use carry_adapters::store::Store;
 use carry_graph::PatchRef;
@@ -37,6 +38,7 @@ use crate::plan;
 use crate::plan::Action;
 use crate::plan::PlanInputs;
 use crate::plan::PlannedProject;
+use crate::plan::Why;
 use crate::plan::selection;
 use crate::rebasing::StageWork;
 use crate::rebasing::needs_within_projects;
@@ -286,11 +288,17 @@ fn run_locked(
         .flatten()
         .filter_map(|name| reports.remove(name))
         .collect();
+    // A project the run did not select is not known clean.
+    let considered: BTreeSet<&ProjectName> = plan
+        .projects()
+        .filter(|p| p.why != Why::NotSelected)
+        .map(|p| &p.name)
+        .collect();
     record_clean_series(
         store,
         &workspace.root,
         &validation.series,
-        &plan,
+        &considered,
         &projects,
         !options.no_test,
         run_id,
@@ -375,8 +383,11 @@ fn record(store: &mut Store, report: &RunReport) -> Result<(), RunError> {
             }
         })
         .collect();
-    let status = report.status.as_str();
-    store.finish_run(&report.run, status, report, &projects, &patches)?;
+    let state = match report.status {
+        RunStatus::Clean => RunState::Clean,
+        RunStatus::Attention => RunState::Attention,
+    };
+    store.finish_run(&report.run, state, report, &projects, &patches)?;
     Ok(())
 }
 

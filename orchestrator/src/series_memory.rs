@@ -11,8 +11,6 @@ use carry_adapters::store::Store;
 use carry_graph::ProjectName;
 
 use crate::error::RunError;
-use crate::plan::RunPlan;
-use crate::plan::Why;
 use crate::report::ProjectReport;
 use crate::report::ProjectStatus;
 use crate::report::TestStatus;
@@ -45,16 +43,11 @@ pub(crate) fn record_clean_series(
     store: &Store,
     root: &Path,
     series: &BTreeMap<ProjectName, SeriesListing>,
-    plan: &RunPlan,
+    considered: &BTreeSet<&ProjectName>,
     projects: &[ProjectReport],
     tested: bool,
     run_id: &str,
 ) -> Result<(), RunError> {
-    let considered: BTreeSet<&ProjectName> = plan
-        .projects()
-        .filter(|p| p.why != Why::NotSelected)
-        .map(|p| &p.name)
-        .collect();
     for project in projects {
         // A project the run did not look at, or rebased but left untested, is not known
         // clean.

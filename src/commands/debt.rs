@@ -118,7 +118,27 @@ fn text(report: &DebtReport) -> String {
             .collect();
         let _ = writeln!(out, "carried over time: {}", points.join(", "));
     }
+    if !report.paid.is_empty() {
+        let _ = writeln!(out, "paid off (landed upstream, dropped by promotion):");
+        for landed in &report.paid {
+            let _ = writeln!(out, "  {}", paid(landed));
+        }
+    }
     out
+}
+
+fn paid(landed: &carry_orchestrator::debt::LandedRecord) -> String {
+    let upstream = landed
+        .upstream_commit
+        .as_deref()
+        .map_or(String::new(), |c| format!(" as {}", &c[..12.min(c.len())]));
+    format!(
+        "{} {}: upstream took it{upstream} ({}), dropped {}",
+        landed.patch,
+        landed.subject,
+        landed.matched_by,
+        &landed.dropped_at[..10.min(landed.dropped_at.len())]
+    )
 }
 
 fn markdown(report: &DebtReport) -> String {
@@ -156,6 +176,12 @@ fn markdown(report: &DebtReport) -> String {
             summary.overdue,
             summary.untracked
         );
+    }
+    if !report.paid.is_empty() {
+        out.push_str("\n**Paid off** (landed upstream, dropped by promotion):\n\n");
+        for landed in &report.paid {
+            let _ = writeln!(out, "- {}", paid(landed));
+        }
     }
     out
 }

@@ -2,78 +2,14 @@
 
 use std::fmt::Write as _;
 
-use carry_graph::FeatureName;
-use carry_graph::PatchRef;
-use carry_graph::ProjectName;
-use carry_graph::WorkspaceGraph;
-use carry_graph::workspace::SeriesSource;
-use carry_graph::workspace::UpstreamSource;
-use carry_graph::workspace::Workspace;
-use serde::Serialize;
+use carry_orchestrator::graph_view::GraphReport;
+use carry_orchestrator::graph_view::report;
 
 use crate::cli::GlobalArgs;
 use crate::cli::GraphArgs;
 use crate::cli::GraphFormat;
 use crate::error::CliError;
 use crate::error::Outcome;
-
-#[derive(Serialize)]
-pub(crate) struct GraphReport {
-    schema: &'static str,
-    workspace: String,
-    stages: Vec<Vec<ProjectName>>,
-    projects: Vec<ProjectView>,
-    features: Vec<FeatureView>,
-}
-
-#[derive(Serialize)]
-struct ProjectView {
-    name: ProjectName,
-    stage: usize,
-    upstream: UpstreamView,
-    series: SeriesView,
-    consumes: Vec<ProjectName>,
-    consumers: Vec<ProjectName>,
-    patches: Vec<PatchRef>,
-}
-
-#[derive(Serialize)]
-struct UpstreamView {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path: Option<String>,
-    #[serde(rename = "ref")]
-    reference: String,
-}
-
-#[derive(Serialize)]
-struct SeriesView {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    branch: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dir: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    base: Option<String>,
-}
-
-#[derive(Serialize)]
-struct FeatureView {
-    name: FeatureName,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deadline: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tracking: Option<String>,
-    patches: Vec<FeaturePatchView>,
-}
-
-#[derive(Serialize)]
-struct FeaturePatchView {
-    id: PatchRef,
-    needs: Vec<PatchRef>,
-}
 
 pub(crate) fn run(global: &GlobalArgs, args: &GraphArgs) -> Result<Outcome, CliError> {
     let workspace = super::load(global)?;
@@ -86,68 +22,6 @@ pub(crate) fn run(global: &GlobalArgs, args: &GraphArgs) -> Result<Outcome, CliE
         GraphFormat::Mermaid => anstream::print!("{}", mermaid(&report)),
     }
     Ok(Outcome::Clean)
-}
-
-pub(crate) fn report(workspace: &Workspace, graph: &WorkspaceGraph) -> GraphReport {
-    let mut projects = Vec::new();
-    for stage in graph.stages() {
-        for name in stage {
-            let Some(id) = graph.project(name.as_str()) else {
-                continue;
-            };
-            let project = &workspace.projects[name];
-            let (url, path) = match &project.upstream.source {
-                UpstreamSource::Url(url) => (Some(url.clone()), None),
-                UpstreamSource::Path(path) => (None, Some(path.clone())),
-            };
-            let (branch, dir) = match &project.series.source {
-                SeriesSource::Branch(branch) => (Some(branch.clone()), None),
-                SeriesSource::Dir(dir) => (None, Some(dir.clone())),
-            };
-            projects.push(ProjectView {
-                name: name.clone(),
-                stage: graph.stage_of(id) + 1,
-                upstream: UpstreamView {
-                    url,
-                    path,
-                    reference: project.upstream.reference.clone(),
-                },
-                series: SeriesView {
-                    branch,
-                    dir,
-                    base: project.series.base.clone(),
-                },
-                consumes: graph.consumes(id),
-                consumers: graph.consumers(id),
-                patches: graph.patches_of(id),
-            });
-        }
-    }
-    let features = workspace
-        .features
-        .values()
-        .map(|feature| FeatureView {
-            name: feature.name.clone(),
-            description: feature.description.clone(),
-            deadline: feature.deadline.map(|d| d.to_string()),
-            tracking: feature.tracking.clone(),
-            patches: feature
-                .patches()
-                .into_iter()
-                .map(|patch| FeaturePatchView {
-                    id: patch.clone(),
-                    needs: feature.needs.get(patch).cloned().unwrap_or_default(),
-                })
-                .collect(),
-        })
-        .collect();
-    GraphReport {
-        schema: "carry.graph/v1",
-        workspace: workspace.name.clone(),
-        stages: graph.stages().to_vec(),
-        projects,
-        features,
-    }
 }
 
 fn join<T: ToString>(items: &[T]) -> String {

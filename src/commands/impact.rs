@@ -70,7 +70,7 @@ fn trial(
         );
         for patch in &trial.patches {
             let detail = match &patch.outcome {
-                carry_adapters::rebase::Outcome::Conflict {
+                carry_orchestrator::report::Outcome::Conflict {
                     paths, first_bad, ..
                 } => format!(
                     ": {}{}",
@@ -80,10 +80,10 @@ fn trial(
                         &c[..12.min(c.len())]
                     ))
                 ),
-                carry_adapters::rebase::Outcome::Blocked { blocked_by } => {
+                carry_orchestrator::report::Outcome::Blocked { blocked_by } => {
                     format!(": needs {}", blocked_by.join(", "))
                 }
-                carry_adapters::rebase::Outcome::Landed {
+                carry_orchestrator::report::Outcome::Landed {
                     upstream_commit, ..
                 } => {
                     format!(
@@ -93,10 +93,10 @@ fn trial(
                             .map_or("?", |c| &c[..12.min(c.len())])
                     )
                 }
-                carry_adapters::rebase::Outcome::Error { problem } => {
+                carry_orchestrator::report::Outcome::Error { problem } => {
                     format!(": {}:{}: {}", problem.file, problem.line, problem.reason)
                 }
-                carry_adapters::rebase::Outcome::Applied { .. } => String::new(),
+                carry_orchestrator::report::Outcome::Applied { .. } => String::new(),
             };
             anstream::println!(
                 "  {:<9} {}{detail}",

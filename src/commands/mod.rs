@@ -4,7 +4,6 @@ mod debt;
 mod demo;
 mod fetch;
 mod graph;
-pub(crate) use graph::report as graph_report;
 mod impact;
 mod order;
 mod promote;

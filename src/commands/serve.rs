@@ -91,11 +91,9 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
 }
 
 fn resume_needed(workspace: &carry_orchestrator::workspace::LoadedWorkspace) -> bool {
-    carry_adapters::store::Store::open(&workspace.state_dir())
-        .and_then(|store| store.runs(1))
-        .ok()
-        .and_then(|runs| runs.into_iter().next())
-        .is_some_and(|run| run.status == "interrupted" || run.status == "running")
+    carry_orchestrator::history::History::open(workspace)
+        .and_then(|history| history.resume_pending())
+        .unwrap_or(false)
 }
 
 async fn shutdown() {

@@ -115,7 +115,7 @@ pub(crate) async fn workspace(State(state): State<AppState>) -> Result<Json<Valu
         let workspace = load(&state)?;
         let graph = WorkspaceGraph::from_manifest(&workspace.manifest.workspace)
             .map_err(ApiError::internal)?;
-        let mut value = serde_json::to_value(crate::commands::graph_report(
+        let mut value = serde_json::to_value(carry_orchestrator::graph_view::report(
             &workspace.manifest.workspace,
             &graph,
         ))
@@ -131,7 +131,7 @@ pub(crate) async fn graph(State(state): State<AppState>) -> Result<Json<Value>, 
     blocking(move || {
         let workspace = load(&state)?;
         let graph = workspace_graph(&state, &workspace)?;
-        serde_json::to_value(crate::commands::graph_report(
+        serde_json::to_value(carry_orchestrator::graph_view::report(
             &workspace.manifest.workspace,
             &graph,
         ))

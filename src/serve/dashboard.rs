@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use axum::extract::State;
 use axum::response::Html;
-use carry_adapters::rebase::Outcome;
+use carry_orchestrator::report::Outcome;
 use carry_orchestrator::report::TestStatus;
 
 use super::AppState;

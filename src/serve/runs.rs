@@ -15,9 +15,10 @@ use axum::response::IntoResponse;
 use axum::response::sse::Event;
 use axum::response::sse::KeepAlive;
 use axum::response::sse::Sse;
-use carry_adapters::lock::LockHolder;
-use carry_adapters::lock::WorkspaceLock;
-use carry_adapters::store::Store;
+use carry_orchestrator::history::History;
+use carry_orchestrator::history::HistoryError;
+use carry_orchestrator::history::probe_lock;
+use carry_orchestrator::lock::LockError;
 use carry_orchestrator::report::RunReport;
 use carry_orchestrator::run::Progress;
 use carry_orchestrator::run::RunEvent;
@@ -216,22 +217,18 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
     let id = carry_orchestrator::run::new_run_id();
     // A CLI run holds the workspace lock: refuse now rather than fail later.
     {
-        let probe = LockHolder {
-            run: id.clone(),
-            pid: std::process::id(),
-            started_at: carry_adapters::store::now(),
-        };
-        let state_dir = workspace.state_dir();
         let registry = state.runs.inner.lock().map_err(ApiError::internal)?;
         if let Some(active) = &registry.active {
             return Err(ApiError::conflict(format!("run {} is going on", active.id)));
         }
-        match WorkspaceLock::acquire(&state_dir, &probe) {
-            Ok(lock) => lock.release(),
-            Err(carry_adapters::lock::LockError::Io { source, .. }) => {
-                return Err(ApiError::internal(source));
+        match probe_lock(&workspace, &id) {
+            Ok(()) => {}
+            Err(HistoryError::Lock(
+                held @ (LockError::Held { .. } | LockError::HeldUnknown { .. }),
+            )) => {
+                return Err(ApiError::conflict(held.to_string()));
             }
-            Err(held) => return Err(ApiError::conflict(held.to_string())),
+            Err(other) => return Err(ApiError::internal(other)),
         }
     }
     let cancel = Arc::new(AtomicBool::new(false));
@@ -294,8 +291,9 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
     let active = state.runs.active();
     blocking(move || {
         let workspace = load(&state)?;
-        let store = Store::open(&workspace.state_dir()).map_err(ApiError::internal)?;
-        let runs = store.runs(50).map_err(ApiError::internal)?;
+        let runs = History::open(&workspace)
+            .and_then(|history| history.runs(50))
+            .map_err(ApiError::internal)?;
         Ok(Json(json!({"active": active, "runs": runs})))
     })
     .await
@@ -327,16 +325,11 @@ pub(crate) async fn show(
         let id = id.clone();
         move || {
             let workspace = load(&state)?;
-            let store = Store::open(&workspace.state_dir()).map_err(ApiError::internal)?;
-            if let Some(text) = store.report(&id).map_err(ApiError::internal)? {
+            let history = History::open(&workspace).map_err(ApiError::internal)?;
+            if let Some(text) = history.report_json(&id).map_err(ApiError::internal)? {
                 return Ok(Ok(text));
             }
-            let known = store
-                .runs(1000)
-                .map_err(ApiError::internal)?
-                .into_iter()
-                .find(|r| r.id == id);
-            match known {
+            match history.run(&id).map_err(ApiError::internal)? {
                 Some(record) => Ok(Err(json!({"run": id, "status": record.status}))),
                 None => Err(ApiError::not_found(format!("no run '{id}'"))),
             }
@@ -368,12 +361,10 @@ pub(crate) async fn events(
                 let id = id.clone();
                 move || {
                     let workspace = load(&state)?;
-                    let store = Store::open(&workspace.state_dir()).map_err(ApiError::internal)?;
-                    Ok(store
-                        .runs(1000)
+                    let history = History::open(&workspace).map_err(ApiError::internal)?;
+                    Ok(history
+                        .run(&id)
                         .map_err(ApiError::internal)?
-                        .into_iter()
-                        .find(|r| r.id == id)
                         .map(|r| r.status))
                 }
             })
@@ -410,7 +401,5 @@ pub(crate) async fn events(
 
 /// The newest stored report, for the dashboard and the picture.
 pub(crate) fn last_report(workspace: &LoadedWorkspace) -> Option<RunReport> {
-    let store = Store::open(&workspace.state_dir()).ok()?;
-    let id = store.last_reported_run().ok()??;
-    serde_json::from_str(&store.report(&id).ok()??).ok()
+    History::open(workspace).ok()?.last_report().ok()?
 }

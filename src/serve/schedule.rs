@@ -65,9 +65,9 @@ pub(crate) async fn drive(state: AppState, schedule: Schedule) {
         let state = state.clone();
         move || {
             let workspace = super::api::load(&state)?;
-            let store = carry_adapters::store::Store::open(&workspace.state_dir())
+            let history = carry_orchestrator::history::History::open(&workspace)
                 .map_err(super::error::ApiError::internal)?;
-            Ok(store
+            Ok(history
                 .runs(1)
                 .map_err(super::error::ApiError::internal)?
                 .into_iter()

@@ -431,4 +431,19 @@ fn promoting_a_landed_patch_takes_it_out_of_every_feature() {
     );
     let validated = carry_in(&demo, &["validate"]);
     assert_eq!(validated.code, 0, "{}", validated.stderr);
+
+    // The ledger remembers the debt paid off.
+    let debt = crate::support::json(&carry_in(&demo, &["debt", "--json"]).stdout);
+    let paid = &debt["paid"][0];
+    assert_eq!(
+        paid["patch"],
+        "ovs/netdev-dpdk-fix-a-leak-in-vhost-teardown"
+    );
+    assert_eq!(paid["matched_by"], "patch-id");
+    assert!(paid["upstream_commit"].is_string(), "{paid}");
+    let text = carry_in(&demo, &["debt"]).stdout;
+    assert!(
+        text.contains("paid off (landed upstream, dropped by promotion):\n  ovs/netdev-dpdk-fix-a-leak-in-vhost-teardown"),
+        "{text}"
+    );
 }

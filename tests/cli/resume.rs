@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use carry_adapters::store::RunState;
 use carry_adapters::store::Store;
 
 use crate::support::TestRepo;
@@ -130,10 +131,13 @@ fn runs_killed_at_random_moments_resume_to_the_same_outcome() {
 
     let store = Store::open(&killed.join(".carry")).expect("store");
     let runs = store.runs(1000).expect("runs");
-    let interrupted = runs.iter().filter(|r| r.status == "interrupted").count();
+    let interrupted = runs
+        .iter()
+        .filter(|r| r.status == RunState::Interrupted)
+        .count();
     assert!(interrupted > 0, "no kill landed mid-run: {runs:?}");
     assert!(
-        runs.iter().all(|r| r.status != "running"),
+        runs.iter().all(|r| r.status != RunState::Running),
         "every dead run was noticed"
     );
     assert!(
