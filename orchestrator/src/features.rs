@@ -18,9 +18,9 @@ pub(crate) fn feature_reports(
     graph: &WorkspaceGraph,
     projects: &[ProjectReport],
 ) -> Vec<FeatureReport> {
-    let outcomes: BTreeMap<&str, &PatchReport> = projects
+    let outcomes: BTreeMap<String, &PatchReport> = projects
         .iter()
-        .flat_map(|p| p.patches.iter().map(|patch| (patch.id.as_str(), patch)))
+        .flat_map(|p| p.patches.iter().map(|patch| (patch.id.to_string(), patch)))
         .collect();
     let errored: BTreeSet<&ProjectName> = projects
         .iter()
@@ -67,7 +67,7 @@ pub(crate) fn feature_reports(
 /// whatever blocks it.
 fn root_causes(
     patch: &str,
-    outcomes: &BTreeMap<&str, &PatchReport>,
+    outcomes: &BTreeMap<String, &PatchReport>,
     seen: &mut BTreeSet<String>,
     roots: &mut BTreeSet<String>,
 ) {

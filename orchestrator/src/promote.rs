@@ -334,13 +334,13 @@ fn make_plan(
             {
                 landed_steps.push(PlanStep::RememberLanded {
                     project: name.to_string(),
-                    patch: patch.id.clone(),
+                    patch: patch.id.to_string(),
                     subject: patch.subject.clone(),
                     upstream_commit: upstream_commit.clone(),
                     by: by.as_str().to_owned(),
                 });
-                edit.removed.insert(patch.id.clone());
-                dropped.push(patch.id.clone());
+                edit.removed.insert(patch.id.to_string());
+                dropped.push(patch.id.to_string());
             }
         }
         edit.renames.extend(renamed.clone());
@@ -389,11 +389,11 @@ fn make_plan(
 
 /// Why a project's run was not clean, if it was not.
 fn unclean(project: &ProjectReport) -> Option<String> {
-    let failed: Vec<&str> = project
+    let failed: Vec<String> = project
         .patches
         .iter()
         .filter(|p| p.outcome.failed())
-        .map(|p| p.id.as_str())
+        .map(|p| p.id.to_string())
         .collect();
     if !failed.is_empty() {
         return Some(format!(
@@ -532,18 +532,18 @@ fn stage_patch_dir(
     })?;
 
     // Old ids of applied patches, in order, against the new file stems.
-    let applied: Vec<&str> = step
+    let applied: Vec<String> = step
         .project
         .patches
         .iter()
         .filter(|p| matches!(p.outcome, Outcome::Applied { .. }))
-        .map(|p| p.id.as_str())
+        .map(|p| p.id.to_string())
         .collect();
     let mut renamed = BTreeMap::new();
     for (old, file) in applied.iter().zip(&files) {
         let new = format!("{name}/{}", file.trim_end_matches(".patch"));
         if *old != new {
-            renamed.insert((*old).to_owned(), new);
+            renamed.insert(old.clone(), new);
         }
     }
     let already = same_contents(dir, &staged);

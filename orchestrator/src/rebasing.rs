@@ -391,7 +391,7 @@ fn rebase_project(
             let mut notes = read_notes.remove(&patch.name).unwrap_or_default();
             notes.extend(patch.notes);
             PatchReport {
-                id: format!("{name}/{}", patch.name),
+                id: patch_ref(name, &patch.name),
                 subject: patch.subject,
                 from: patch.from,
                 outcome: qualify(name, patch.outcome),
@@ -468,6 +468,16 @@ fn rebase_key(project: &ProjectName, request: &RebaseRequest, skip_first_bad: bo
         }
     }
     hash.digest().to_string()
+}
+
+/// The report's name for a patch the engine rebased: the engine answers with the names it
+/// was given, which came from the series listing as patch names.
+pub(crate) fn patch_ref(project: &ProjectName, name: &str) -> PatchRef {
+    PatchRef::new(
+        project.clone(),
+        name.parse()
+            .expect("the engine reports the patch names it was given"),
+    )
 }
 
 /// Series-internal blockers are bare names; the report names every patch as `PROJECT/NAME`.

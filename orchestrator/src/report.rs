@@ -2,6 +2,7 @@
 
 pub use carry_adapters::rebase::Outcome;
 use carry_graph::FeatureName;
+use carry_graph::PatchRef;
 use carry_graph::ProjectName;
 use serde::Deserialize;
 use serde::Serialize;
@@ -201,7 +202,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatchReport {
     /// `PROJECT/NAME`.
-    pub id: String,
+    pub id: PatchRef,
     /// Its subject.
     pub subject: String,
     /// Its commit before the run (none for a patch file that gave no commit).

@@ -237,13 +237,13 @@ fn run_locked(
             if planned.action != Action::Skip {
                 order.push(name.clone());
             }
-            for patch in &report.patches {
-                if patch.outcome.failed()
-                    && let Ok(patch_ref) = patch.id.parse::<PatchRef>()
-                {
-                    failed.insert(patch_ref);
-                }
-            }
+            failed.extend(
+                report
+                    .patches
+                    .iter()
+                    .filter(|patch| patch.outcome.failed())
+                    .map(|patch| patch.id.clone()),
+            );
             if report.status == ProjectStatus::Error
                 && let Some(id) = graph.project(name.as_str())
             {
@@ -376,7 +376,7 @@ fn record(store: &mut Store, report: &RunReport) -> Result<(), RunError> {
                 _ => (None, None),
             };
             PatchOutcomeRow {
-                patch: patch.id.clone(),
+                patch: patch.id.to_string(),
                 outcome: crate::report::outcome_name(&patch.outcome).to_owned(),
                 upstream_commit,
                 matched_by,

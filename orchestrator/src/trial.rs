@@ -195,7 +195,7 @@ pub fn trial(
         .patches
         .into_iter()
         .map(|patch| PatchReport {
-            id: format!("{project}/{}", patch.name),
+            id: crate::rebasing::patch_ref(project, &patch.name),
             subject: patch.subject,
             from: patch.from,
             outcome: crate::rebasing::qualify(project, patch.outcome),
@@ -205,7 +205,7 @@ pub fn trial(
     let failed: BTreeSet<PatchRef> = patches
         .iter()
         .filter(|p| p.outcome.failed())
-        .filter_map(|p| p.id.parse().ok())
+        .map(|p| p.id.clone())
         .collect();
     let blocked = graph.blocked_by_needs(&failed);
     let blocked_elsewhere = blocked

@@ -105,16 +105,16 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
             for patch in project.map(|p| p.patches.as_slice()).unwrap_or_default() {
                 match &patch.outcome {
                     Outcome::Conflict { paths, first_bad, .. } => {
-                        let _ = write!(problems, "<div><span class=\"pill bad\">conflict</span> <code>{}</code> in <code>{}</code>{}</div>", escape(&patch.id), escape(&paths.join(", ")), first_bad.as_deref().map_or(String::new(), |c| format!(" <span class=\"muted\">since {}</span>", &c[..12.min(c.len())])));
+                        let _ = write!(problems, "<div><span class=\"pill bad\">conflict</span> <code>{}</code> in <code>{}</code>{}</div>", escape(&patch.id.to_string()), escape(&paths.join(", ")), first_bad.as_deref().map_or(String::new(), |c| format!(" <span class=\"muted\">since {}</span>", &c[..12.min(c.len())])));
                     }
                     Outcome::Blocked { blocked_by } => {
-                        let _ = write!(problems, "<div><span class=\"pill warn\">blocked</span> <code>{}</code> <span class=\"muted\">by {}</span></div>", escape(&patch.id), escape(&blocked_by.join(", ")));
+                        let _ = write!(problems, "<div><span class=\"pill warn\">blocked</span> <code>{}</code> <span class=\"muted\">by {}</span></div>", escape(&patch.id.to_string()), escape(&blocked_by.join(", ")));
                     }
                     Outcome::Landed { .. } => {
-                        let _ = write!(problems, "<div><span class=\"pill good\">landed</span> <code>{}</code></div>", escape(&patch.id));
+                        let _ = write!(problems, "<div><span class=\"pill good\">landed</span> <code>{}</code></div>", escape(&patch.id.to_string()));
                     }
                     Outcome::Error { problem } => {
-                        let _ = write!(problems, "<div><span class=\"pill bad\">error</span> <code>{}</code> <span class=\"muted\">{}:{}: {}</span></div>", escape(&patch.id), escape(&problem.file), problem.line, escape(&problem.reason));
+                        let _ = write!(problems, "<div><span class=\"pill bad\">error</span> <code>{}</code> <span class=\"muted\">{}:{}: {}</span></div>", escape(&patch.id.to_string()), escape(&problem.file), problem.line, escape(&problem.reason));
                     }
                     Outcome::Applied { .. } => {}
                 }
