@@ -16,8 +16,6 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::rebase::landed::UpstreamCache;
-
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -579,7 +577,10 @@ impl Store {
     }
 
     /// The upstream commit cache of a project.
-    pub fn upstream_cache(&self, project: &str) -> Result<UpstreamCache, StoreError> {
+    pub fn upstream_cache<T: DeserializeOwned + Default>(
+        &self,
+        project: &str,
+    ) -> Result<T, StoreError> {
         let data: Option<Vec<u8>> = self
             .connection
             .query_row(
@@ -599,7 +600,7 @@ impl Store {
     pub fn save_upstream_cache(
         &self,
         project: &str,
-        cache: &UpstreamCache,
+        cache: &impl Serialize,
     ) -> Result<(), StoreError> {
         let data = serde_json::to_vec(cache).map_err(|source| StoreError::Decode {
             what: "upstream cache",

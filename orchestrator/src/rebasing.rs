@@ -14,6 +14,7 @@ use carry_adapters::rebase::PatchBody;
 use carry_adapters::rebase::PatchInput;
 use carry_adapters::rebase::RebaseOptions;
 use carry_adapters::rebase::RebaseRequest;
+use carry_adapters::rebase::landed::UpstreamCache;
 use carry_adapters::series::SeriesListing;
 use carry_adapters::store::Step;
 use carry_adapters::store::Store;
@@ -320,7 +321,7 @@ fn rebase_project(
         patches: request.patches.len(),
     });
     let started = std::time::Instant::now();
-    let mut cache = work.store.upstream_cache(name.as_str())?;
+    let mut cache: UpstreamCache = work.store.upstream_cache(name.as_str())?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "cache loaded");
     let rebase_options = RebaseOptions {
         skip_first_bad: work.options.skip_first_bad,

@@ -266,7 +266,7 @@ fn run_locked(
         return Err(RunError::Cancelled);
     }
     if !options.no_test {
-        crate::test_phase::run_tests(
+        let tests = crate::test_phase::run_tests(
             &crate::test_phase::TestContext {
                 workspace,
                 graph: &graph,
@@ -278,8 +278,13 @@ fn run_locked(
                 progress,
                 executor,
             },
-            &mut reports,
+            &reports,
         )?;
+        for (name, outcome) in tests {
+            if let Some(report) = reports.get_mut(&name) {
+                report.test_outcome(outcome);
+            }
+        }
     }
 
     let projects: Vec<ProjectReport> = graph

@@ -62,10 +62,37 @@ struct Candidate {
     tree: String,
 }
 
+/// What became of a project's test.
+#[derive(Debug, Clone)]
+pub(crate) enum TestOutcome {
+    /// It ran, was reused, or was not run for a reason (blocked, no test).
+    Decided(TestReport),
+    /// It could not start (no checkout, no process) or its task died: the project is in
+    /// error, never clean.
+    CouldNotRun(String),
+}
+
+impl ProjectReport {
+    /// The report with what became of its test.
+    pub(crate) fn test_outcome(&mut self, outcome: TestOutcome) {
+        match outcome {
+            TestOutcome::Decided(test) => self.test = test,
+            TestOutcome::CouldNotRun(why) => {
+                self.status = ProjectStatus::Error;
+                self.error = Some(format!("its test could not run: {why}"));
+                self.test = TestReport::not_run(TestStatus::Failed, why);
+            }
+        }
+    }
+}
+
+/// Tests each project the rebase phase left rebased, stage by stage; returns what became of
+/// each test. The reports are only read.
 pub(crate) fn run_tests(
     context: &TestContext<'_>,
-    reports: &mut BTreeMap<ProjectName, ProjectReport>,
-) -> Result<(), RunError> {
+    reports: &BTreeMap<ProjectName, ProjectReport>,
+) -> Result<BTreeMap<ProjectName, TestOutcome>, RunError> {
+    let mut outcomes: BTreeMap<ProjectName, TestOutcome> = BTreeMap::new();
     let manifest = &context.workspace.manifest.workspace;
     let state = context.workspace.state_dir();
     let checkouts = state.join("checkouts");
@@ -93,7 +120,7 @@ pub(crate) fn run_tests(
             let project = &manifest.projects[name];
             let Some(spec) = &project.test else {
                 set(
-                    reports,
+                    &mut outcomes,
                     name,
                     TestReport::not_run(TestStatus::Skipped, "the project has no test"),
                 );
@@ -101,7 +128,7 @@ pub(crate) fn run_tests(
             };
             if report.patches.iter().any(|p| p.outcome.failed()) {
                 set(
-                    reports,
+                    &mut outcomes,
                     name,
                     TestReport::not_run(
                         TestStatus::Blocked,
@@ -122,18 +149,27 @@ pub(crate) fn run_tests(
                 .expect("every project is in the graph");
             let consumed = context.graph.consumed(id);
             let broken = consumed.iter().find_map(|dependency| {
-                let dep = reports.get(dependency)?;
-                let why = match (dep.status, dep.test.status) {
-                    (ProjectStatus::Error, _) => "is in error",
-                    (_, TestStatus::Failed) => "failed its test",
-                    (_, TestStatus::Timeout) => "timed out",
-                    (_, TestStatus::Blocked) => "is blocked",
-                    _ => return None,
+                let status = reports.get(dependency)?.status;
+                let why = match (status, outcomes.get(dependency)) {
+                    (ProjectStatus::Error, _) | (_, Some(TestOutcome::CouldNotRun(_))) => {
+                        "is in error"
+                    }
+                    (_, Some(TestOutcome::Decided(test))) => match test.status {
+                        TestStatus::Failed => "failed its test",
+                        TestStatus::Timeout => "timed out",
+                        TestStatus::Blocked => "is blocked",
+                        TestStatus::Passed | TestStatus::Skipped => return None,
+                    },
+                    (_, None) => return None,
                 };
                 Some(format!("{dependency} {why}"))
             });
             if let Some(why) = broken {
-                set(reports, name, TestReport::not_run(TestStatus::Blocked, why));
+                set(
+                    &mut outcomes,
+                    name,
+                    TestReport::not_run(TestStatus::Blocked, why),
+                );
                 context.progress.event(RunEvent::TestFinished {
                     project: name.clone(),
                     status: TestStatus::Blocked,
@@ -143,7 +179,7 @@ pub(crate) fn run_tests(
             }
             let Some(own) = candidates.get(name, reports) else {
                 set(
-                    reports,
+                    &mut outcomes,
                     name,
                     TestReport::not_run(TestStatus::Blocked, "it has no candidate"),
                 );
@@ -158,7 +194,7 @@ pub(crate) fn run_tests(
             let own_dir = checkouts.join(name.as_str());
             if let Err(error) = prepare(&mut checked_out, name, &own, &own_dir) {
                 could_not_test(
-                    reports,
+                    &mut outcomes,
                     name,
                     &format!("checking out its candidate: {error}"),
                 );
@@ -191,7 +227,7 @@ pub(crate) fn run_tests(
             }
             if let Some(error) = dependency_failed {
                 could_not_test(
-                    reports,
+                    &mut outcomes,
                     name,
                     &format!("checking out what it consumes: {error}"),
                 );
@@ -216,7 +252,7 @@ pub(crate) fn run_tests(
                 context
                     .store
                     .journal(context.run_id, Step::ReusedTest, name.as_str(), &key)?;
-                set(reports, name, test);
+                set(&mut outcomes, name, test);
                 continue;
             }
             pending.push((
@@ -243,30 +279,25 @@ pub(crate) fn run_tests(
                             log: log.clone(),
                         },
                     )?;
-                    set(reports, &name, test_report(&run, log));
+                    set(&mut outcomes, &name, test_report(&run, log));
                 }
-                Err(error) => could_not_test(reports, &name, &error),
+                Err(error) => could_not_test(&mut outcomes, &name, &error),
             }
             context
                 .store
                 .journal(context.run_id, Step::Tested, name.as_str(), &key)?;
         }
     }
-    Ok(())
+    Ok(outcomes)
 }
 
-/// A test that could not start (no checkout, no process) or whose task died: the project is
-/// in error, never clean.
+/// A test that could not start (no checkout, no process) or whose task died.
 fn could_not_test(
-    reports: &mut BTreeMap<ProjectName, ProjectReport>,
+    outcomes: &mut BTreeMap<ProjectName, TestOutcome>,
     name: &ProjectName,
     why: &str,
 ) {
-    if let Some(report) = reports.get_mut(name) {
-        report.status = ProjectStatus::Error;
-        report.error = Some(format!("its test could not run: {why}"));
-        report.test = TestReport::not_run(TestStatus::Failed, why);
-    }
+    outcomes.insert(name.clone(), TestOutcome::CouldNotRun(why.to_owned()));
 }
 
 type StageResult = (ProjectName, Result<TestRun, String>, String, String);
@@ -349,10 +380,8 @@ fn test_report(run: &TestRun, log: String) -> TestReport {
     }
 }
 
-fn set(reports: &mut BTreeMap<ProjectName, ProjectReport>, name: &ProjectName, test: TestReport) {
-    if let Some(report) = reports.get_mut(name) {
-        report.test = test;
-    }
+fn set(outcomes: &mut BTreeMap<ProjectName, TestOutcome>, name: &ProjectName, test: TestReport) {
+    outcomes.insert(name.clone(), TestOutcome::Decided(test));
 }
 
 fn prepare(
