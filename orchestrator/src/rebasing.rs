@@ -159,10 +159,25 @@ struct ProjectWork<'a> {
     run_id: &'a str,
 }
 
-fn rebase_project(
-    work: &ProjectWork<'_>,
-    progress: &dyn Progress,
-) -> Result<ProjectReport, RunError> {
+/// A series read and ready for the engine: its repository (and a handle whose writes stay in
+/// memory), where it moves, and the engine's request.
+struct Prepared {
+    repo: ProjectRepo,
+    batch: ProjectRepo,
+    upstream: UpstreamMove,
+    to: Oid,
+    request: RebaseRequest,
+    /// What reading each patch file noted, by patch name.
+    read_notes: BTreeMap<String, Vec<String>>,
+}
+
+/// Reads the project's series as the engine's request; a project carry cannot work on is
+/// its error report.
+#[expect(
+    clippy::result_large_err,
+    reason = "once per project: the report is what the caller returns"
+)]
+fn prepare(work: &ProjectWork<'_>) -> Result<Prepared, ProjectReport> {
     let project = work.project;
     let name = &project.name;
     let repo_path = work.root.join(&project.repo);
@@ -172,10 +187,10 @@ fn rebase_project(
     };
     let repo = match ProjectRepo::open(&repo_path, local_upstream.as_deref()) {
         Ok(repo) => repo,
-        Err(error) => return Ok(ProjectReport::error(name, None, error.to_string())),
+        Err(error) => return Err(ProjectReport::error(name, None, error.to_string())),
     };
     let Some(to) = repo.upstream_tip(&project.upstream.reference) else {
-        return Ok(ProjectReport::error(
+        return Err(ProjectReport::error(
             name,
             None,
             format!(
@@ -185,7 +200,7 @@ fn rebase_project(
         ));
     };
     let Some(listing) = work.listing else {
-        return Ok(ProjectReport::error(
+        return Err(ProjectReport::error(
             name,
             None,
             "the series could not be read; run `carry validate`".to_owned(),
@@ -196,7 +211,7 @@ fn rebase_project(
     let (from, branch) = match &project.series.source {
         SeriesSource::Branch(_) => {
             let Some(base) = listing.base else {
-                return Ok(ProjectReport::error(
+                return Err(ProjectReport::error(
                     name,
                     None,
                     "the series has no base; run `carry validate`".to_owned(),
@@ -206,7 +221,7 @@ fn rebase_project(
         }
         SeriesSource::Dir(_) => match dir_base(&repo, project, to) {
             Ok(base) => (base, None),
-            Err(error) => return Ok(ProjectReport::error(name, None, error)),
+            Err(error) => return Err(ProjectReport::error(name, None, error)),
         },
     };
     let upstream = UpstreamMove {
@@ -218,7 +233,7 @@ fn rebase_project(
     let batch = match repo.with_writes_in_memory() {
         Ok(batch) => batch,
         Err(error) => {
-            return Ok(ProjectReport::error(
+            return Err(ProjectReport::error(
                 name,
                 Some(upstream),
                 error_chain(&error),
@@ -229,7 +244,7 @@ fn rebase_project(
         Some(inputs) => inputs,
         None => match dir_commits(work.root, &batch, from, listing) {
             Ok(inputs) => inputs,
-            Err(error) => return Ok(ProjectReport::error(name, Some(upstream), error)),
+            Err(error) => return Err(ProjectReport::error(name, Some(upstream), error)),
         },
     };
     let applied_commits: Vec<Oid> = match &project.series.source {
@@ -247,7 +262,7 @@ fn rebase_project(
     if !applied_commits.is_empty()
         && let Err(error) = pack::write_new_objects(batch.repo(), from, from, &applied_commits)
     {
-        return Ok(ProjectReport::error(
+        return Err(ProjectReport::error(
             name,
             Some(upstream),
             error_chain(&error),
@@ -290,31 +305,75 @@ fn rebase_project(
             )
             .collect(),
     };
-    // The same inputs were rebased before (an earlier run, or one that was killed after this
-    // step): reuse the result, and point the candidate ref at it again.
-    let key = rebase_key(name, &request, work.options.skip_first_bad);
-    if !work.options.fresh
-        && let Some(previous) = work.store.rebase_result::<ProjectReport>(&key)?
-        && let Some(result) = previous
-            .result
-            .as_deref()
-            .and_then(|r| Oid::from_str(r).ok())
-        && repo.repo().find_commit(result).is_ok()
+    Ok(Prepared {
+        repo,
+        batch,
+        upstream,
+        to,
+        request,
+        read_notes,
+    })
+}
+
+/// The result of an earlier rebase of the same inputs (a run, or one killed after this
+/// step), with the candidate ref pointed at it again.
+fn reuse_previous(
+    work: &ProjectWork<'_>,
+    repo: &ProjectRepo,
+    key: &str,
+    progress: &dyn Progress,
+) -> Result<Option<ProjectReport>, RunError> {
+    let name = &work.project.name;
+    if work.options.fresh {
+        return Ok(None);
+    }
+    let Some(previous) = work.store.rebase_result::<ProjectReport>(key)? else {
+        return Ok(None);
+    };
+    let Some(result) = previous
+        .result
+        .as_deref()
+        .and_then(|r| Oid::from_str(r).ok())
+        .filter(|&result| repo.repo().find_commit(result).is_ok())
+    else {
+        return Ok(None);
+    };
+    let candidate_ref = format!("{CANDIDATE_REFS}{name}");
+    if repo
+        .repo()
+        .reference(&candidate_ref, result, true, "carry: candidate (reused)")
+        .is_err()
     {
-        let candidate_ref = format!("{CANDIDATE_REFS}{name}");
-        if repo
-            .repo()
-            .reference(&candidate_ref, result, true, "carry: candidate (reused)")
-            .is_ok()
-        {
-            progress.event(RunEvent::Reused {
-                project: name.clone(),
-                what: "rebase",
-            });
-            work.store
-                .journal(work.run_id, Step::ReusedRebase, name.as_str(), &key)?;
-            return Ok(previous);
-        }
+        return Ok(None);
+    }
+    progress.event(RunEvent::Reused {
+        project: name.clone(),
+        what: "rebase",
+    });
+    work.store
+        .journal(work.run_id, Step::ReusedRebase, name.as_str(), key)?;
+    Ok(Some(previous))
+}
+
+fn rebase_project(
+    work: &ProjectWork<'_>,
+    progress: &dyn Progress,
+) -> Result<ProjectReport, RunError> {
+    let name = &work.project.name;
+    let Prepared {
+        repo,
+        batch,
+        upstream,
+        to,
+        request,
+        mut read_notes,
+    } = match prepare(work) {
+        Ok(prepared) => prepared,
+        Err(report) => return Ok(report),
+    };
+    let key = rebase_key(name, &request, work.options.skip_first_bad);
+    if let Some(previous) = reuse_previous(work, &repo, &key, progress)? {
+        return Ok(previous);
     }
     progress.event(RunEvent::Rebasing {
         project: name.clone(),
