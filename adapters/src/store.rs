@@ -145,6 +145,8 @@ const MIGRATIONS: &[&str] = &[
     // 4: upstream positions are read from git and the reports (series_seen answers what they
     // were kept for); nothing read this table.
     "DROP TABLE upstream_positions;",
+    // 5: each run's report holds its projects' outcomes; nothing read this copy of them.
+    "DROP TABLE project_outcomes;",
 ];
 
 /// A step of a run, as its journal keeps it: what a killed run had finished, which the next
@@ -413,7 +415,6 @@ impl Store {
         id: &str,
         status: RunState,
         report: &impl Serialize,
-        projects: &[ProjectOutcomeRow],
         patches: &[PatchOutcomeRow],
     ) -> Result<(), StoreError> {
         let report = serde_json::to_string(report).map_err(|source| StoreError::Decode {
@@ -439,15 +440,6 @@ impl Store {
                 params![id, status.as_str(), now(), report],
             )
             .map_err(sql("finishing a run"))?;
-        for row in projects {
-            transaction
-                .execute(
-                    "INSERT OR REPLACE INTO project_outcomes (run, project, status, upstream_from, upstream_to, result, test_status)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![id, row.project, row.status, row.upstream_from, row.upstream_to, row.result, row.test_status],
-                )
-                .map_err(sql("recording project outcomes"))?;
-        }
         for row in patches {
             transaction
                 .execute(
@@ -838,23 +830,6 @@ pub enum PromotionEnd {
     Done,
     /// A human gave up on the rest of its plan.
     Abandoned,
-}
-
-/// One project's outcome in a run, for [`Store::finish_run`].
-#[derive(Debug, Clone)]
-pub struct ProjectOutcomeRow {
-    /// The project.
-    pub project: String,
-    /// rebased, unchanged or error.
-    pub status: String,
-    /// Where its series sat.
-    pub upstream_from: Option<String>,
-    /// Where upstream is.
-    pub upstream_to: Option<String>,
-    /// The candidate.
-    pub result: Option<String>,
-    /// The test's status.
-    pub test_status: String,
 }
 
 /// One patch's outcome in a run, for [`Store::finish_run`].

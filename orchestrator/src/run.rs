@@ -14,7 +14,6 @@ use carry_adapters::lock::LockHolder;
 use carry_adapters::lock::WorkspaceLock;
 use carry_adapters::rebase::Outcome;
 use carry_adapters::store::PatchOutcomeRow;
-use carry_adapters::store::ProjectOutcomeRow;
 use carry_adapters::store::RunState;
 use carry_adapters::store::Step;
 use carry_adapters::store::Store;
@@ -356,18 +355,6 @@ fn record_first_dir_base(workspace: &LoadedWorkspace, planned: &PlannedProject) 
 
 /// Writes the finished run, its outcomes and its report to the store.
 fn record(store: &mut Store, report: &RunReport) -> Result<(), RunError> {
-    let projects: Vec<ProjectOutcomeRow> = report
-        .projects
-        .iter()
-        .map(|p| ProjectOutcomeRow {
-            project: p.name.to_string(),
-            status: p.status.as_str().to_owned(),
-            upstream_from: p.upstream.as_ref().map(|u| u.from.clone()),
-            upstream_to: p.upstream.as_ref().map(|u| u.to.clone()),
-            result: p.result.clone(),
-            test_status: p.test.status.as_str().to_owned(),
-        })
-        .collect();
     let patches: Vec<PatchOutcomeRow> = report
         .projects
         .iter()
@@ -392,7 +379,7 @@ fn record(store: &mut Store, report: &RunReport) -> Result<(), RunError> {
         RunStatus::Clean => RunState::Clean,
         RunStatus::Attention => RunState::Attention,
     };
-    store.finish_run(&report.run, state, report, &projects, &patches)?;
+    store.finish_run(&report.run, state, report, &patches)?;
     Ok(())
 }
 

@@ -263,7 +263,29 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
             registry: registry.clone(),
             id: run_id.clone(),
         };
-        let last = match carry_orchestrator::run::run(&workspace, &options, &progress) {
+        // A run that panics still ends with `finished`: clients following its events are
+        // never left waiting, and the panic is logged.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            carry_orchestrator::run::run(&workspace, &options, &progress)
+        }));
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(run = %run_id, panic = %why, "a service run panicked");
+                registry.finish(
+                    &run_id,
+                    json!({"type": "finished", "run": run_id, "status": "failed", "error": "carry failed unexpectedly; the service log says why"}),
+                );
+                cache.forget_graph();
+                return;
+            }
+        };
+        let last = match outcome {
             Ok(report) => json!({"type": "finished", "run": run_id, "status": report.status}),
             Err(carry_orchestrator::run::RunError::Cancelled) => {
                 json!({"type": "finished", "run": run_id, "status": "interrupted"})

@@ -21,6 +21,15 @@ use crate::support::hermetic;
 struct Server {
     child: Child,
     address: String,
+    /// Everything the service wrote to stderr after its first line, drained as it comes so
+    /// that a chatty service never blocks on a full pipe; shown when a check fails.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    fn stderr(&self) -> String {
+        self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
 }
 
 impl Drop for Server {
@@ -40,16 +49,31 @@ fn serve(workspace: &Path) -> Server {
         .expect("carry serve");
     let stderr = child.stderr.take().expect("stderr");
     let mut line = String::new();
-    BufReader::new(stderr)
+    let mut reader = BufReader::new(stderr);
+    reader
         .read_line(&mut line)
         .expect("the first line names the address");
+    let rest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = rest.clone();
+    std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            if let Ok(mut text) = sink.lock() {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+    });
     let address = line
         .split("http://")
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .to_owned();
-    Server { child, address }
+    Server {
+        child,
+        address,
+        stderr: rest,
+    }
 }
 
 /// One HTTP/1.1 request; returns the status and the body.
@@ -62,7 +86,7 @@ fn request(
 ) -> (u16, String) {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream
-        .set_read_timeout(Some(Duration::from_secs(120)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
@@ -72,7 +96,8 @@ fn request(
     )
     .expect("send");
     let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
+    // A read that times out ends the response: the caller's checks then say what was missing.
+    let _ = stream.read_to_string(&mut response);
     let status = response
         .split_whitespace()
         .nth(1)
@@ -140,11 +165,16 @@ fn a_run_started_over_http_streams_its_progress_and_reports() {
         "{}",
         cli.stderr
     );
-    assert!(events.contains("event: rebasing"), "{events}");
+    assert!(
+        events.contains("event: rebasing"),
+        "{events}\nthe service said: {}",
+        server.stderr()
+    );
     assert!(events.contains("event: test-finished"), "{events}");
     assert!(
         events.contains("event: finished\ndata: {\"run\":"),
-        "{events}"
+        "{events}\nthe service said: {}",
+        server.stderr()
     );
 
     let (status, body) = request(
