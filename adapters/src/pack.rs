@@ -44,8 +44,19 @@ pub fn write_new_objects(
     base: Oid,
     also: &[Oid],
 ) -> Result<PackStats, GitError> {
-    let mut objects = Vec::new();
-    let mut seen = HashSet::new();
+    // What the repository already has on disk (a patch's blob that merged unchanged, a tree
+    // equal to upstream's elsewhere, a commit an earlier run packed) is not written again.
+    // The repository opened afresh has no in-memory store, so it answers for the disk alone.
+    let disk = Repository::open(repo.path()).map_err(GitError::git("opening the repository"))?;
+    let on_disk = disk
+        .odb()
+        .map_err(GitError::git("opening the object database"))?;
+    let mut walk_state = Walk {
+        repo,
+        on_disk: &on_disk,
+        objects: Vec::new(),
+        seen: HashSet::new(),
+    };
     let mut commits = 0;
     let mut current = tip;
     let walk = std::time::Instant::now();
@@ -53,7 +64,7 @@ pub fn write_new_objects(
         let commit = repo
             .find_commit(current)
             .map_err(GitError::git("reading a rebased commit"))?;
-        push_commit(repo, &commit, &mut objects, &mut seen)?;
+        walk_state.commit(&commit)?;
         commits += 1;
         current = commit
             .parent_id(0)
@@ -63,19 +74,10 @@ pub fn write_new_objects(
         let commit = repo
             .find_commit(id)
             .map_err(GitError::git("reading a commit"))?;
-        push_commit(repo, &commit, &mut objects, &mut seen)?;
+        walk_state.commit(&commit)?;
     }
-    // What the repository already has on disk (a patch's blob that merged unchanged, a tree
-    // equal to upstream's elsewhere) is not written again. The repository opened afresh has
-    // no in-memory store, so it answers for the disk alone.
-    let disk = Repository::open(repo.path()).map_err(GitError::git("opening the repository"))?;
-    let on_disk = disk
-        .odb()
-        .map_err(GitError::git("opening the object database"))?;
-    let found = objects.len();
-    objects.retain(|&id| !on_disk.exists(id));
+    let Walk { objects, .. } = walk_state;
     tracing::debug!(
-        found,
         new = objects.len(),
         elapsed_ms = walk.elapsed().as_millis(),
         "new objects found"
@@ -304,71 +306,80 @@ fn push_object_header(pack: &mut Vec<u8>, kind: u8, size: usize) {
 }
 
 /// `commit` and what its tree adds over its first parent's.
-fn push_commit(
-    repo: &Repository,
-    commit: &git2::Commit<'_>,
-    objects: &mut Vec<Oid>,
-    seen: &mut HashSet<Oid>,
-) -> Result<(), GitError> {
-    let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
-    let parent_tree = match commit.parent(0) {
-        Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
-        Err(_) => None,
-    };
-    push_new(objects, seen, commit.id());
-    new_objects(repo, parent_tree.as_ref(), &tree, objects, seen)
+/// The objects of a rebased line that the disk lacks, found walking it.
+struct Walk<'a, 'r> {
+    repo: &'r Repository,
+    on_disk: &'a git2::Odb<'a>,
+    objects: Vec<Oid>,
+    seen: HashSet<Oid>,
 }
 
-fn push_new(objects: &mut Vec<Oid>, seen: &mut HashSet<Oid>, id: Oid) {
-    if seen.insert(id) {
-        objects.push(id);
-    }
-}
-
-/// `new` and every tree and blob under it whose id differs from the entry at the same path
-/// in `old`: equal ids at a path are already stored (upstream's, or packed for an earlier
-/// commit of the range).
-fn new_objects(
-    repo: &Repository,
-    old: Option<&Tree<'_>>,
-    new: &Tree<'_>,
-    objects: &mut Vec<Oid>,
-    seen: &mut HashSet<Oid>,
-) -> Result<(), GitError> {
-    if old.is_some_and(|old| old.id() == new.id()) {
-        return Ok(());
-    }
-    push_new(objects, seen, new.id());
-    for entry in new {
-        let before = old.and_then(|old| old.get_name_bytes(entry.name_bytes()));
-        if before
-            .as_ref()
-            .is_some_and(|b| b.id() == entry.id() && b.filemode() == entry.filemode())
-        {
-            continue;
+impl Walk<'_, '_> {
+    /// `commit` and what it adds over its first parent. A commit or tree already on disk
+    /// is passed over whole: git stores nothing without what it refers to, so what it
+    /// reaches is on disk too (a rerun of the same inputs walks no further than its commits).
+    fn commit(&mut self, commit: &git2::Commit<'_>) -> Result<(), GitError> {
+        if !self.push_new(commit.id()) {
+            return Ok(());
         }
-        match entry.filemode() {
-            TREE_MODE => {
-                let subtree = repo
-                    .find_object(entry.id(), Some(ObjectType::Tree))
-                    .and_then(|o| o.peel_to_tree())
-                    .map_err(GitError::git("reading a tree"))?;
-                let old_subtree = match before.filter(|b| b.filemode() == TREE_MODE) {
-                    Some(b) => Some(
-                        repo.find_object(b.id(), Some(ObjectType::Tree))
-                            .and_then(|o| o.peel_to_tree())
-                            .map_err(GitError::git("reading a tree"))?,
-                    ),
-                    None => None,
-                };
-                new_objects(repo, old_subtree.as_ref(), &subtree, objects, seen)?;
+        let tree = commit.tree().map_err(GitError::git("reading a tree"))?;
+        let parent_tree = match commit.parent(0) {
+            Ok(parent) => Some(parent.tree().map_err(GitError::git("reading a tree"))?),
+            Err(_) => None,
+        };
+        self.tree(parent_tree.as_ref(), &tree)
+    }
+
+    /// Whether `id` is new: neither seen in this walk nor on disk (then it is kept).
+    fn push_new(&mut self, id: Oid) -> bool {
+        if !self.seen.insert(id) || self.on_disk.exists(id) {
+            return false;
+        }
+        self.objects.push(id);
+        true
+    }
+
+    /// `new` and every tree and blob under it whose id differs from the entry at the same
+    /// path in `old`: equal ids at a path are already stored (upstream's, or packed for an
+    /// earlier commit of the range).
+    fn tree(&mut self, old: Option<&Tree<'_>>, new: &Tree<'_>) -> Result<(), GitError> {
+        if old.is_some_and(|old| old.id() == new.id()) || !self.push_new(new.id()) {
+            return Ok(());
+        }
+        let repo = self.repo;
+        for entry in new {
+            let before = old.and_then(|old| old.get_name_bytes(entry.name_bytes()));
+            if before
+                .as_ref()
+                .is_some_and(|b| b.id() == entry.id() && b.filemode() == entry.filemode())
+            {
+                continue;
             }
-            // A submodule's commit lives in the submodule's repository, not this one.
-            GITLINK_MODE => {}
-            _ => push_new(objects, seen, entry.id()),
+            match entry.filemode() {
+                TREE_MODE => {
+                    let subtree = repo
+                        .find_object(entry.id(), Some(ObjectType::Tree))
+                        .and_then(|o| o.peel_to_tree())
+                        .map_err(GitError::git("reading a tree"))?;
+                    let old_subtree = match before.filter(|b| b.filemode() == TREE_MODE) {
+                        Some(b) => Some(
+                            repo.find_object(b.id(), Some(ObjectType::Tree))
+                                .and_then(|o| o.peel_to_tree())
+                                .map_err(GitError::git("reading a tree"))?,
+                        ),
+                        None => None,
+                    };
+                    self.tree(old_subtree.as_ref(), &subtree)?;
+                }
+                // A submodule's commit lives in the submodule's repository, not this one.
+                GITLINK_MODE => {}
+                _ => {
+                    self.push_new(entry.id());
+                }
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

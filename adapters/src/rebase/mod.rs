@@ -404,6 +404,7 @@ pub fn rebase_series_with_progress(
         };
         let mut source = &verdicts;
         let merged = merge_all(&series, &prepared, &mut trees, on_patch, &mut source);
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "merged");
         if merged.is_err() {
             verdicts.stop();
         }
