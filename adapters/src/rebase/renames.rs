@@ -60,7 +60,11 @@ fn basename(path: &str) -> &str {
 }
 
 /// The renames among `changes` (a side's changes against the base).
-pub(crate) fn detect(repo: &Repository, changes: &[PathChange]) -> Result<Vec<Rename>, GitError> {
+pub(crate) fn detect(
+    repo: &Repository,
+    changes: &[PathChange],
+    spans: &mut SpanCache,
+) -> Result<Vec<Rename>, GitError> {
     let mut sources: Vec<(&str, Entry)> = changes
         .iter()
         .filter_map(|c| match (c.before, c.after) {
@@ -130,7 +134,6 @@ pub(crate) fn detect(repo: &Repository, changes: &[PathChange]) -> Result<Vec<Re
         return Ok(renames);
     }
 
-    let mut spans = SpanCache::new(repo);
     // Base-name matches: unique on both sides, 75% similar.
     let (source_names, destination_names) =
         (basename_counts(&sources), basename_counts(&destinations));
@@ -147,7 +150,7 @@ pub(crate) fn detect(repo: &Repository, changes: &[PathChange]) -> Result<Vec<Re
         else {
             continue;
         };
-        let score = spans.similarity(*src_entry, destinations[d].1)?;
+        let score = spans.similarity(repo, *src_entry, destinations[d].1)?;
         if score >= BASENAME_SCORE {
             taken_sources.insert(s);
             taken_destinations.insert(d);
@@ -173,7 +176,7 @@ pub(crate) fn detect(repo: &Repository, changes: &[PathChange]) -> Result<Vec<Re
     for &d in &remaining_destinations {
         let mut best: Vec<(u64, bool, usize, usize)> = Vec::new();
         for &s in &remaining_sources {
-            let score = spans.similarity(sources[s].1, destinations[d].1)?;
+            let score = spans.similarity(repo, sources[s].1, destinations[d].1)?;
             if score < MINIMUM_SCORE {
                 continue;
             }
@@ -219,11 +222,11 @@ pub(crate) fn merge(
     ahead: Option<&Ahead>,
 ) -> Result<TreeMerge, GitError> {
     let upstream_changes = trees.changes(Some(base.id()), Some(ours.id()))?;
-    let upstream: HashMap<String, String> = detect(repo, &upstream_changes)?
+    let upstream: HashMap<String, String> = detect(repo, &upstream_changes, &mut trees.spans)?
         .into_iter()
         .map(|r| (r.from, r.to))
         .collect();
-    let patch_renames = detect(repo, changes)?;
+    let patch_renames = detect(repo, changes, &mut trees.spans)?;
     let renamed_to: HashMap<&str, &str> = patch_renames
         .iter()
         .map(|r| (r.to.as_str(), r.from.as_str()))
@@ -413,44 +416,45 @@ fn renamed_directory(directories: &HashMap<String, String>, path: &str) -> Optio
 }
 
 /// Each blob's size and span counts, computed once.
-struct SpanCache<'r> {
-    repo: &'r Repository,
+/// Each blob's span counts, kept for a whole rebase: a series' patches meet the same upstream
+/// renames again and again, and a blob's spans never change.
+#[derive(Default)]
+pub(crate) struct SpanCache {
     spans: HashMap<Oid, Spans>,
 }
 
-impl<'r> SpanCache<'r> {
-    fn new(repo: &'r Repository) -> Self {
-        Self {
-            repo,
-            spans: HashMap::new(),
-        }
-    }
-
-    fn get(&mut self, id: Oid) -> Result<&Spans, GitError> {
+impl SpanCache {
+    fn ensure(&mut self, repo: &Repository, id: Oid) -> Result<(), GitError> {
         if !self.spans.contains_key(&id) {
-            let blob = self
-                .repo
+            let blob = repo
                 .find_blob(id)
                 .map_err(GitError::git("reading a blob"))?;
             let data = blob.content();
             let size = data.len() as u64;
             self.spans.insert(id, (size, span_counts(data)));
         }
-        Ok(&self.spans[&id])
+        Ok(())
     }
 
     /// git's `estimate_similarity` for a rename from `source` to `destination`.
-    fn similarity(&mut self, source: Entry, destination: Entry) -> Result<u64, GitError> {
-        let (source_size, source_spans) = self.get(source.id)?.clone();
-        let (destination_size, destination_spans) = self.get(destination.id)?;
-        let max_size = source_size.max(*destination_size);
-        let base_size = source_size.min(*destination_size);
+    fn similarity(
+        &mut self,
+        repo: &Repository,
+        source: Entry,
+        destination: Entry,
+    ) -> Result<u64, GitError> {
+        self.ensure(repo, source.id)?;
+        self.ensure(repo, destination.id)?;
+        let (source_size, source_spans) = &self.spans[&source.id];
+        let (destination_size, destination_spans) = &self.spans[&destination.id];
+        let max_size = *source_size.max(destination_size);
+        let base_size = *source_size.min(destination_size);
         let delta_size = max_size - base_size;
         // Sizes too far apart (this also leaves out empty files).
         if max_size * (MAX_SCORE - MINIMUM_SCORE) < delta_size * MAX_SCORE || max_size == 0 {
             return Ok(0);
         }
-        let copied = copied_bytes(&source_spans, destination_spans);
+        let copied = copied_bytes(source_spans, destination_spans);
         Ok(copied * MAX_SCORE / max_size)
     }
 }
@@ -460,7 +464,8 @@ impl<'r> SpanCache<'r> {
 fn span_counts(data: &[u8]) -> Vec<(u32, u64)> {
     const HASHBASE: u32 = 107_927;
     let text = !is_binary(data);
-    let mut counts: HashMap<u32, u64> = HashMap::new();
+    // Every span, then sorted and summed per hash: cheaper than a map for a few thousand.
+    let mut counts: Vec<(u32, u64)> = Vec::with_capacity(data.len() / 32 + 1);
     let (mut accum1, mut accum2): (u32, u32) = (0, 0);
     let mut n: u64 = 0;
     for (i, &c) in data.iter().enumerate() {
@@ -476,18 +481,24 @@ fn span_counts(data: &[u8]) -> Vec<(u32, u64)> {
             continue;
         }
         let hash = accum1.wrapping_add(accum2.wrapping_mul(0x61)) % HASHBASE;
-        *counts.entry(hash).or_default() += n;
+        counts.push((hash, n));
         n = 0;
         accum1 = 0;
         accum2 = 0;
     }
     if n > 0 {
         let hash = accum1.wrapping_add(accum2.wrapping_mul(0x61)) % HASHBASE;
-        *counts.entry(hash).or_default() += n;
+        counts.push((hash, n));
     }
-    let mut sorted: Vec<(u32, u64)> = counts.into_iter().collect();
-    sorted.sort_unstable();
-    sorted
+    counts.sort_unstable_by_key(|&(hash, _)| hash);
+    let mut summed: Vec<(u32, u64)> = Vec::with_capacity(counts.len());
+    for (hash, n) in counts {
+        match summed.last_mut() {
+            Some((last, total)) if *last == hash => *total += n,
+            _ => summed.push((hash, n)),
+        }
+    }
+    summed
 }
 
 /// `diffcore_count_changes`' `src_copied`: for each hash, the smaller of the two counts.

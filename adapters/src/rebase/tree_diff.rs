@@ -43,6 +43,8 @@ pub(crate) struct TreeReader<'r> {
     odb: git2::Odb<'r>,
     current: HashMap<Oid, Rc<[u8]>>,
     previous: HashMap<Oid, Rc<[u8]>>,
+    /// Blobs' span counts for rename detection, kept as long as the reader: one rebase.
+    pub(crate) spans: super::renames::SpanCache,
 }
 
 impl<'r> TreeReader<'r> {
@@ -53,6 +55,7 @@ impl<'r> TreeReader<'r> {
                 .map_err(GitError::git("opening the object database"))?,
             current: HashMap::new(),
             previous: HashMap::new(),
+            spans: super::renames::SpanCache::default(),
         })
     }
 
