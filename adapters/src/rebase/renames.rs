@@ -425,13 +425,12 @@ pub(crate) struct SpanCache {
 
 impl SpanCache {
     fn ensure(&mut self, repo: &Repository, id: Oid) -> Result<(), GitError> {
-        if !self.spans.contains_key(&id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.spans.entry(id) {
             let blob = repo
                 .find_blob(id)
                 .map_err(GitError::git("reading a blob"))?;
             let data = blob.content();
-            let size = data.len() as u64;
-            self.spans.insert(id, (size, span_counts(data)));
+            slot.insert((data.len() as u64, span_counts(data)));
         }
         Ok(())
     }
