@@ -79,6 +79,15 @@ pub fn fetch_upstream(repo: &Path, source: &str, reference: &str) -> Result<(), 
 }
 
 fn run(dir: Option<&Path>, args: &[&str]) -> Result<(), FetchError> {
+    // A URL's userinfo (a token) never reaches a message: arguments and git's output alike.
+    let secret = args
+        .iter()
+        .find(|arg| carry_graph::redact::url(arg) != **arg)
+        .copied();
+    let shown = |text: &str| match secret {
+        Some(url) => carry_graph::redact::in_text(text, url),
+        None => text.to_owned(),
+    };
     let mut command = Command::new("git");
     if let Some(dir) = dir {
         command.arg("-C").arg(dir);
@@ -90,8 +99,8 @@ fn run(dir: Option<&Path>, args: &[&str]) -> Result<(), FetchError> {
         Ok(())
     } else {
         Err(FetchError::Failed {
-            args: args.join(" "),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            args: shown(&args.join(" ")),
+            stderr: shown(String::from_utf8_lossy(&output.stderr).trim()),
         })
     }
 }
@@ -154,6 +163,27 @@ mod tests {
         assert_eq!(
             tip(&repo, "refs/carry/upstream/heads/v1^{commit}"),
             tip(&upstream, "v1^{commit}")
+        );
+    }
+
+    /// A failed fetch quotes its command and git's words, never the token in the URL.
+    #[test]
+    fn a_failed_fetch_never_shows_the_token_in_its_url() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let repo = tmp.path().join("repo.git");
+        ensure_repository(&repo).expect("init");
+        // Loopback port 1: nothing listens, so git fails at once.
+        let error = fetch_upstream(
+            &repo,
+            "http://ci:SECRET-TOKEN@127.0.0.1:1/nfv/qemu.git",
+            "main",
+        )
+        .expect_err("nothing to fetch from");
+        let shown = error.to_string();
+        assert!(!shown.contains("SECRET-TOKEN"), "{shown}");
+        assert!(
+            shown.contains("http://***@127.0.0.1:1/nfv/qemu.git"),
+            "{shown}"
         );
     }
 }

@@ -146,8 +146,10 @@ pub fn inspect(manifest: &Manifest, root: &Path, project: &Project) -> SeriesIns
     {
         found.diagnostics.push(
             Diagnostic::note(format!(
-                "upstream '{url}' ({}) is not fetched yet; run `carry fetch {}`",
-                project.upstream.reference, project.name
+                "upstream '{}' ({}) is not fetched yet; run `carry fetch {}`",
+                carry_graph::redact::url(url),
+                project.upstream.reference,
+                project.name
             ))
             .at(manifest.location(project.spans.upstream.clone())),
         );

@@ -6,6 +6,7 @@
 //! - [`manifest`]: `carry.toml` text to a validated [`Workspace`], every problem at once.
 //! - [`workspace`]: the validated model: projects, upstreams, series, tests, features.
 //! - [`graph`]: the [`WorkspaceGraph`] and its queries: safe stages, impact, needs.
+//! - [`redact`]: the userinfo of URLs kept out of everything carry shows.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -15,6 +16,7 @@ pub mod diagnostic;
 pub mod graph;
 pub mod manifest;
 pub mod names;
+pub mod redact;
 pub mod workspace;
 
 pub use diagnostic::Diagnostic;

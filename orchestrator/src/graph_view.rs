@@ -82,7 +82,9 @@ pub fn report(workspace: &Workspace, graph: &WorkspaceGraph) -> GraphReport {
             };
             let project = &workspace.projects[name];
             let (url, path) = match &project.upstream.source {
-                UpstreamSource::Url(url) => (Some(url.clone()), None),
+                UpstreamSource::Url(url) => {
+                    (Some(carry_graph::redact::url(url).into_owned()), None)
+                }
                 UpstreamSource::Path(path) => (None, Some(path.clone())),
             };
             let (branch, dir) = match &project.series.source {

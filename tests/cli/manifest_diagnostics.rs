@@ -348,3 +348,35 @@ fn arrays_of_tables_are_not_projects() {
         &with_header("[[project]]\nname = \"qemu\"\n"),
     );
 }
+
+/// A duration no calendar holds is refused at its line, so that no later command (`debt`,
+/// the dashboard) computes a date from it.
+#[test]
+fn durations_longer_than_a_century_are_refused_where_they_are_written() {
+    for (key, value, line) in [
+        ("max-patch-age", "7304485d", 3),
+        ("max-patch-age", "200000000h", 3),
+        ("test-timeout", "36501days", 3),
+    ] {
+        let workspace = TestWorkspace::new(&format!(
+            "[workspace]\nname = \"nfv\"\n{key} = \"{value}\"\n"
+        ));
+        let output = workspace.carry(&["validate"]);
+        assert_eq!(output.code, 1, "{key} = {value}: {}", output.stderr);
+        assert!(
+            output
+                .stderr
+                .contains(&format!("'{key}' = \"{value}\" is longer than 100 years")),
+            "{}",
+            output.stderr
+        );
+        assert!(
+            output.stderr.contains(&format!("carry.toml:{line}:")),
+            "{}",
+            output.stderr
+        );
+        let debt = workspace.carry(&["debt"]);
+        assert_eq!(debt.code, 1, "debt refuses it too: {}", debt.stderr);
+        assert!(!debt.stderr.contains("panicked"), "{}", debt.stderr);
+    }
+}

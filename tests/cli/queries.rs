@@ -157,3 +157,33 @@ fn color_always_colours_diagnostics_and_never_does_not() {
         plain.stderr
     );
 }
+
+/// A token in an upstream URL is never shown: not by `graph --format json` (what the
+/// service's `/api/v1/workspace` and `/api/v1/graph` serve), not by `validate`'s note.
+#[test]
+fn a_token_in_an_upstream_url_is_never_shown() {
+    let workspace = crate::support::TestWorkspace::new(
+        "[workspace]\nname = \"w\"\n\n[project.qemu]\nrepo = \"repos/qemu\"\nupstream = { url = \"https://ci:glpat-SECRET@gitlab.example.org/nfv/qemu.git\", ref = \"main\" }\nseries = { branch = \"carried\" }\n",
+    );
+    let qemu = workspace.repo("repos/qemu");
+    qemu.commit_file("a", "a\n", "import");
+    qemu.git(&["checkout", "-q", "-b", "carried"]);
+    let graph = workspace.carry(&["graph", "--format", "json"]);
+    assert_eq!(graph.code, 0, "{}", graph.stderr);
+    assert!(!graph.stdout.contains("SECRET"), "{}", graph.stdout);
+    assert!(
+        graph
+            .stdout
+            .contains("https://***@gitlab.example.org/nfv/qemu.git"),
+        "{}",
+        graph.stdout
+    );
+    let validate = workspace.carry(&["validate"]);
+    assert!(
+        validate
+            .stderr
+            .contains("upstream 'https://***@gitlab.example.org"),
+        "{}",
+        validate.stderr
+    );
+}

@@ -38,6 +38,10 @@ use crate::workspace::Upstream;
 use crate::workspace::UpstreamSource;
 use crate::workspace::Workspace;
 
+/// The longest duration a manifest may give (a patch age, a timeout): 100 years. Longer ones
+/// are mistakes, and dates or deadlines computed from them would leave the calendar.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 /// A manifest that validated: the workspace and the text it came from.
 #[derive(Debug, Clone)]
 pub struct Manifest {
@@ -275,6 +279,20 @@ impl Validator<'_> {
 
     fn duration(&mut self, raw: &Spanned<String>, key: &str) -> Option<Duration> {
         match humantime::parse_duration(raw.value.trim()) {
+            Ok(duration) if duration > MAX_DURATION => {
+                self.error(
+                    raw.span.clone(),
+                    format!(
+                        "'{key}' = \"{}\" is longer than 100 years, which carry does not count",
+                        raw.value
+                    ),
+                )
+                .help = Some(
+                    "a patch age or a timeout is given in days or hours, such as \"180d\""
+                        .to_owned(),
+                );
+                None
+            }
             Ok(duration) if !duration.is_zero() => Some(duration),
             Ok(_) => {
                 self.error(
