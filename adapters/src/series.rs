@@ -371,11 +371,26 @@ fn dir_series(
     let shown = format!("{}/series", dir.trim_end_matches('/'));
     let mut listing = SeriesListing::default();
     let mut namer = PatchNamer::default();
+    // Where each file was first listed: the same file twice would apply its changes twice.
+    let mut first_listed: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::new();
     for entry in parse_series_file(&text) {
         let at = Location::from_line(&shown, &text, entry.line);
         match entry.parsed {
             Err(problem) => found.diagnostics.push(Diagnostic::error(problem).at(at)),
+            Ok((file, _)) if first_listed.contains_key(&file) => {
+                found.diagnostics.push(
+                    Diagnostic::error(format!(
+                        "patch file '{file}' is listed twice (first at {shown}:{}), so its changes would be applied twice",
+                        first_listed[&file]
+                    ))
+                    .at(at)
+                    .with_label("listed again here")
+                    .with_help("remove one of the two lines"),
+                );
+            }
             Ok((file, strip)) => {
+                first_listed.insert(file.clone(), entry.line);
                 let file_path = dir_path.join(&file);
                 if let Err(problem) = inside_workspace(root, &file_path) {
                     found.diagnostics.push(

@@ -77,8 +77,16 @@ pub(crate) fn run_error(error: RunError) -> CliError {
             CliError::failure(message).with_diagnostics(diagnostics)
         }
         RunError::UnknownProject(name) => CliError::usage(format!("no project '{name}'")),
-        RunError::Locked(lock) => CliError::failure(lock.to_string())
+        RunError::Locked(
+            lock @ (carry_orchestrator::lock::LockError::Held { .. }
+            | carry_orchestrator::lock::LockError::HeldUnknown { .. }),
+        ) => CliError::failure(lock.to_string())
             .with_hint("wait for that run to finish; a run that died frees the lock by itself"),
+        // Not another run: the lock file cannot be made or opened (a read-only `.carry/`, a
+        // directory where the file should be); say why, with its cause.
+        RunError::Locked(lock) => CliError::new(crate::error::ErrorKind::Failure, lock).with_hint(
+            "carry keeps its state in .carry/ beside carry.toml: it must be a writable directory and .carry/lock a file",
+        ),
         other => CliError::new(crate::error::ErrorKind::Failure, other),
     }
 }

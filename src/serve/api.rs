@@ -190,12 +190,17 @@ pub(crate) async fn order(
 #[utoipa::path(get, path = "/api/v1/impact/{project}", params(("project" = String, Path, description = "the project that moves"), ("to" = Option<String>, Query, description = "a ref or commit: answer with a trial rebase")), responses((status = 200, description = "what breaks"), (status = 404, description = "no such project or ref")))]
 pub(crate) async fn impact(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Path(project): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let to = query(raw.as_deref())
         .remove("to")
         .and_then(|v| v.into_iter().next());
+    // A trial rebase is git work, as a run is: it needs the token.
+    if to.is_some() {
+        super::runs::authorize(&state, &headers)?;
+    }
     blocking(move || {
         let workspace = load(&state)?;
         let graph = workspace_graph(&state, &workspace)?;

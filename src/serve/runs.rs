@@ -185,6 +185,13 @@ pub(crate) async fn start(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("the body is not a run request: {e}")))?
     };
+    if let Some(jobs) = request.jobs
+        && !(1..=MAX_JOBS).contains(&jobs)
+    {
+        return Err(ApiError::bad_request(format!(
+            "jobs must be between 1 and {MAX_JOBS}, not {jobs}"
+        )));
+    }
     let id = start_run(&state, request).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -193,6 +200,9 @@ pub(crate) async fn start(
         ),
     ))
 }
+
+/// The most tests of one stage a run may start side by side (as `carry run --jobs`).
+const MAX_JOBS: u16 = 256;
 
 /// Starts a run in this process; the caller has checked authority.
 pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result<String, ApiError> {

@@ -70,6 +70,13 @@ fn post(uri: &str, token: Option<&str>, body: &str) -> Request<Body> {
     request.body(Body::from(body.to_owned())).expect("request")
 }
 
+fn authorized_get(uri: &str) -> Request<Body> {
+    Request::get(uri)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .expect("request")
+}
+
 fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
@@ -119,10 +126,13 @@ async fn read_endpoints_answer() {
         json(&body)["retest"],
         serde_json::json!(["qemu", "libvirt", "nova"])
     );
-    let (status, _, body) = call(&state, get("/api/v1/impact/libvirt?to=main")).await;
+    // A trial rebase is git work: without the token it is refused.
+    let (status, _, _) = call(&state, get("/api/v1/impact/libvirt?to=main")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call(&state, authorized_get("/api/v1/impact/libvirt?to=main")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(json(&body)["schema"], "carry.impact/v1");
-    let (status, _, _) = call(&state, get("/api/v1/impact/qemu?to=v99")).await;
+    let (status, _, _) = call(&state, authorized_get("/api/v1/impact/qemu?to=v99")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, _) = call(&state, get("/api/v1/impact/nope")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -198,6 +208,22 @@ async fn starting_a_run_needs_the_token_and_one_at_a_time() {
             .unwrap_or("")
             .starts_with("the body is not a run request")
     );
+    for jobs in ["0", "257", "65535"] {
+        let (status, _, body) = call(
+            &state,
+            post(
+                "/api/v1/runs",
+                Some(TOKEN),
+                &format!(r#"{{"jobs": {jobs}}}"#),
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            json(&body)["error"],
+            format!("jobs must be between 1 and 256, not {jobs}")
+        );
+    }
     let (status, _, body) = call(
         &state,
         post("/api/v1/runs", Some(TOKEN), r#"{"projects": ["nope"]}"#),

@@ -366,3 +366,27 @@ fn a_test_that_cannot_start_puts_its_project_in_error_never_clean() {
     let promote = workspace.carry(&["promote"]);
     assert_ne!(promote.code, 0, "{}", promote.stdout);
 }
+
+/// A lock that cannot be used is not another run: the message says what is wrong with it.
+#[test]
+fn a_lock_file_that_cannot_be_used_is_not_reported_as_another_run() {
+    let workspace = two_projects(r#""true""#, r#""true""#);
+    std::fs::create_dir_all(workspace.path().join(".carry/lock")).expect("a directory");
+    let output = workspace.carry(&["run"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert!(
+        output.stderr.contains("cannot use the lock file"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        !output.stderr.contains("wait for that run"),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("must be a writable directory"),
+        "{}",
+        output.stderr
+    );
+}

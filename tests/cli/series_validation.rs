@@ -304,3 +304,38 @@ series = { dir = "patches/b" }
     assert!(stderr.contains("patches/b/series:3"), "{stderr}");
     assert!(!stderr.contains("series:1"), "{stderr}");
 }
+
+#[test]
+fn a_patch_file_listed_twice_is_refused_where_it_is_listed_again() {
+    let workspace = TestWorkspace::new(
+        r#"[workspace]
+name = "test"
+
+[project.libvirt]
+repo = "repos/libvirt"
+upstream = { path = "mirrors/qemu", ref = "main" }
+series = { dir = "patches/libvirt" }
+"#,
+    );
+    upstream_and_project(&workspace);
+    workspace.write(
+        "patches/libvirt/series",
+        "0001-a.patch\n0002-b.patch\n0001-a.patch -p1\n",
+    );
+    workspace.write("patches/libvirt/0001-a.patch", "From x\n");
+    workspace.write("patches/libvirt/0002-b.patch", "From x\n");
+    let output = workspace.carry(&["validate"]);
+    assert_eq!(output.code, 1, "{}", output.stderr);
+    assert!(
+        output.stderr.contains(
+            "patch file '0001-a.patch' is listed twice (first at patches/libvirt/series:1)"
+        ),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output.stderr.contains("patches/libvirt/series:3:"),
+        "{}",
+        output.stderr
+    );
+}
