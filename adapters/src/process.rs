@@ -1,9 +1,12 @@
 //! Test commands as real processes.
 //!
 //! Each command runs through `sh -c` in its own process group, with stdout and stderr into
-//! one log file. At the timeout the whole group is killed, grandchildren included (a test
-//! that starts `sleep 1000 &` does not outlive it), and the group is swept again after a
-//! normal exit so nothing a test left behind keeps running.
+//! one pipe that carry copies to the log, bounded: the first [`LOG_HEAD`] bytes and the last
+//! [`LOG_TAIL`] are kept, with a line saying how much was cut between them, so a test that
+//! prints without end fills neither the disk nor carry's memory. At the timeout the whole
+//! group is killed, grandchildren included (a test that starts `sleep 1000 &` does not
+//! outlive it), and the group is swept again after a normal exit so nothing a test left
+//! behind keeps running.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -18,6 +21,15 @@ use serde::Serialize;
 
 /// How many lines of the log a report keeps.
 pub const TAIL_LINES: usize = 20;
+/// How long a line of the report's tail may be; longer ones are cut, saying so.
+pub const TAIL_LINE_CHARS: usize = 1_000;
+/// How much of a test's output the log keeps from its start.
+pub const LOG_HEAD: u64 = 8 << 20;
+/// How much of a test's output the log keeps from its end.
+pub const LOG_TAIL: usize = 2 << 20;
+/// How long output still in the pipe is read after the test's process group ended: a
+/// process that left the group (`setsid`) and holds the pipe does not keep carry waiting.
+const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 /// A test to run.
 #[derive(Debug, Clone)]
@@ -92,23 +104,32 @@ pub async fn run_test(test: &TestCommand) -> Result<TestRun, ProcessError> {
         std::fs::create_dir_all(parent).map_err(log_error)?;
     }
     let log = std::fs::File::create(&test.log).map_err(log_error)?;
-    let log_err = log.try_clone().map_err(log_error)?;
+    let (reader, writer) = std::io::pipe().map_err(log_error)?;
+    let writer_err = writer.try_clone().map_err(log_error)?;
     let started = Instant::now();
-    let mut child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    command
         .arg("-c")
         .arg(&test.command)
         .current_dir(&test.dir)
         .envs(test.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
-        .stdout(Stdio::from(log))
-        .stderr(Stdio::from(log_err))
+        .stdout(writer)
+        .stderr(writer_err)
         .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|source| ProcessError::Spawn {
-            command: test.command.clone(),
-            source,
-        })?;
+        .kill_on_drop(true);
+    let spawned = command.spawn();
+    // Our copies of the pipe's writing end go now: the pipe ends when the test's do.
+    drop(command);
+    let mut child = spawned.map_err(|source| ProcessError::Spawn {
+        command: test.command.clone(),
+        source,
+    })?;
+    let receiver =
+        tokio::net::unix::pipe::Receiver::from_owned_fd(std::os::fd::OwnedFd::from(reader))
+            .map_err(log_error)?;
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let mut copy = tokio::spawn(copy_bounded(receiver, log, stopped));
     let group = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
@@ -139,6 +160,18 @@ pub async fn run_test(test: &TestCommand) -> Result<TestRun, ProcessError> {
         }
     };
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let copied = match tokio::time::timeout(DRAIN_GRACE, &mut copy).await {
+        Ok(copied) => copied,
+        Err(_) => {
+            let _ = stop.send(());
+            copy.await
+        }
+    };
+    match copied {
+        Ok(Ok(())) => {}
+        Ok(Err(source)) => return Err(log_error(source)),
+        Err(_) => return Err(log_error(std::io::Error::other("the log's copier died"))),
+    }
     Ok(TestRun {
         ended,
         exit_code,
@@ -147,16 +180,87 @@ pub async fn run_test(test: &TestCommand) -> Result<TestRun, ProcessError> {
     })
 }
 
-/// The last [`TAIL_LINES`] lines of a log.
+/// Copies a test's output from `pipe` to `log`: the first [`LOG_HEAD`] bytes as they come,
+/// then only the last [`LOG_TAIL`] in memory, written after a line saying how much was cut
+/// when the pipe ends or `stop` says to finish.
+async fn copy_bounded(
+    mut pipe: tokio::net::unix::pipe::Receiver,
+    mut log: std::fs::File,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+
+    use tokio::io::AsyncReadExt as _;
+
+    let mut buffer = vec![0u8; 64 << 10];
+    let mut written: u64 = 0;
+    let mut tail: std::collections::VecDeque<u8> = std::collections::VecDeque::new();
+    let mut cut: u64 = 0;
+    loop {
+        let read = tokio::select! {
+            read = pipe.read(&mut buffer) => read?,
+            _ = &mut stop => 0,
+        };
+        if read == 0 {
+            break;
+        }
+        let mut chunk = &buffer[..read];
+        let room = usize::try_from(LOG_HEAD.saturating_sub(written)).unwrap_or(usize::MAX);
+        if room > 0 {
+            let head = chunk.len().min(room);
+            log.write_all(&chunk[..head])?;
+            written += head as u64;
+            chunk = &chunk[head..];
+        }
+        tail.extend(chunk);
+        if tail.len() > LOG_TAIL {
+            let over = tail.len() - LOG_TAIL;
+            tail.drain(..over);
+            cut += over as u64;
+        }
+    }
+    if cut > 0 {
+        writeln!(
+            log,
+            "\n[carry: {cut} bytes of output cut here; the log keeps the first {LOG_HEAD} and the last {LOG_TAIL}]"
+        )?;
+    }
+    let (front, back) = tail.as_slices();
+    log.write_all(front)?;
+    log.write_all(back)?;
+    log.flush()
+}
+
+/// The last [`TAIL_LINES`] lines of a log, each cut at [`TAIL_LINE_CHARS`]; only the log's
+/// end is read.
 pub fn tail(log: &std::path::Path) -> Vec<String> {
-    let Ok(bytes) = std::fs::read(log) else {
+    use std::io::Read as _;
+    use std::io::Seek as _;
+
+    const END: u64 = 256 << 10;
+    let Ok(mut file) = std::fs::File::open(log) else {
         return Vec::new();
     };
+    let length = file.metadata().map_or(0, |m| m.len());
+    let from = length.saturating_sub(END);
+    let mut bytes = Vec::new();
+    if file.seek(std::io::SeekFrom::Start(from)).is_err()
+        || file.take(END).read_to_end(&mut bytes).is_err()
+    {
+        return Vec::new();
+    }
     let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.lines().collect();
+    let mut lines: Vec<&str> = text.lines().collect();
+    if from > 0 && !lines.is_empty() {
+        // The first line read may be the end of a longer one.
+        lines.remove(0);
+    }
     lines[lines.len().saturating_sub(TAIL_LINES)..]
         .iter()
-        .map(|line| (*line).to_owned())
+        .map(|line| match line.char_indices().nth(TAIL_LINE_CHARS) {
+            Some((at, _)) => format!("{} [cut]", &line[..at]),
+            None => (*line).to_owned(),
+        })
         .collect()
 }
 
@@ -195,6 +299,60 @@ mod tests {
         .expect("runs");
         assert_eq!((failed.ended, failed.exit_code), (Ended::Failed, Some(3)));
         assert_eq!(failed.tail, ["oops"]);
+    }
+
+    /// A test that prints without end leaves a bounded log: its head, a line saying what was
+    /// cut, and its tail; the report's lines are cut too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_log_keeps_its_head_and_tail_whatever_a_test_prints() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let script = "echo first; head -c 30000000 /dev/zero | tr '\\0' x; echo; echo last";
+        let run = run_test(&command(dir.path(), script, Duration::from_secs(60)))
+            .await
+            .expect("runs");
+        assert_eq!(run.ended, Ended::Passed);
+        let log = std::fs::read(dir.path().join("logs/test.log")).expect("log");
+        let cap = LOG_HEAD + LOG_TAIL as u64 + 200;
+        assert!(log.len() as u64 <= cap, "{} bytes", log.len());
+        assert!(log.starts_with(b"first\n"));
+        assert!(log.ends_with(b"\nlast\n"));
+        let text = String::from_utf8_lossy(&log);
+        assert!(text.contains("bytes of output cut here"), "no marker");
+        assert_eq!(run.tail.last().map(String::as_str), Some("last"));
+        assert!(
+            run.tail
+                .iter()
+                .all(|l| l.chars().count() <= TAIL_LINE_CHARS + 6)
+        );
+    }
+
+    /// A process that left the group and still holds the output pipe does not keep the test
+    /// from ending.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_escaped_process_holding_the_output_does_not_hold_the_test() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let marker = dir.path().join("escaped.pid");
+        let script = format!(
+            "setsid sh -c 'echo $$ > {}; exec sleep 30' & sleep 0.2; echo done",
+            marker.display()
+        );
+        let started = Instant::now();
+        let run = run_test(&command(dir.path(), &script, Duration::from_secs(20)))
+            .await
+            .expect("runs");
+        assert_eq!(run.ended, Ended::Passed);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(run.tail, ["done"]);
+        if let Some(pid) = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
     }
 
     #[tokio::test]
