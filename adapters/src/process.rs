@@ -1,8 +1,8 @@
 //! Test commands as real processes.
 //!
 //! Each command runs through `sh -c` in its own process group, with stdout and stderr into
-//! one pipe that carry copies to the log, bounded: the first [`LOG_HEAD`] bytes and the last
-//! [`LOG_TAIL`] are kept, with a line saying how much was cut between them, so a test that
+//! one pipe that carry copies to the log, bounded ([`TestCommand::log_limit`]): its start and
+//! its end are kept, with a line saying how much was cut between them, so a test that
 //! prints without end fills neither the disk nor carry's memory. At the timeout the whole
 //! group is killed, grandchildren included (a test that starts `sleep 1000 &` does not
 //! outlive it), and the group is swept again after a normal exit so nothing a test left
@@ -23,10 +23,6 @@ use serde::Serialize;
 pub const TAIL_LINES: usize = 20;
 /// How long a line of the report's tail may be; longer ones are cut, saying so.
 pub const TAIL_LINE_CHARS: usize = 1_000;
-/// How much of a test's output the log keeps from its start.
-pub const LOG_HEAD: u64 = 8 << 20;
-/// How much of a test's output the log keeps from its end.
-pub const LOG_TAIL: usize = 2 << 20;
 /// How long output still in the pipe is read after the test's process group ended: a
 /// process that left the group (`setsid`) and holds the pipe does not keep carry waiting.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -44,6 +40,9 @@ pub struct TestCommand {
     pub timeout: Duration,
     /// Where its output goes.
     pub log: PathBuf,
+    /// How many bytes of its output the log keeps: the first four fifths and the last
+    /// fifth, with a line saying what was cut between them.
+    pub log_limit: u64,
 }
 
 /// How a test process ended.
@@ -129,7 +128,14 @@ pub async fn run_test(test: &TestCommand) -> Result<TestRun, ProcessError> {
         tokio::net::unix::pipe::Receiver::from_owned_fd(std::os::fd::OwnedFd::from(reader))
             .map_err(log_error)?;
     let (stop, stopped) = tokio::sync::oneshot::channel();
-    let mut copy = tokio::spawn(copy_bounded(receiver, log, stopped));
+    let tail_bytes = usize::try_from(test.log_limit / 5).unwrap_or(usize::MAX);
+    let head_bytes = test.log_limit - test.log_limit / 5;
+    let mut copy = tokio::spawn(copy_bounded(
+        receiver,
+        log,
+        (head_bytes, tail_bytes),
+        stopped,
+    ));
     let group = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
@@ -180,12 +186,13 @@ pub async fn run_test(test: &TestCommand) -> Result<TestRun, ProcessError> {
     })
 }
 
-/// Copies a test's output from `pipe` to `log`: the first [`LOG_HEAD`] bytes as they come,
-/// then only the last [`LOG_TAIL`] in memory, written after a line saying how much was cut
-/// when the pipe ends or `stop` says to finish.
+/// Copies a test's output from `pipe` to `log`: the first `head` bytes as they come, then
+/// only the last `tail` in memory, written after a line saying how much was cut when the pipe
+/// ends or `stop` says to finish.
 async fn copy_bounded(
     mut pipe: tokio::net::unix::pipe::Receiver,
     mut log: std::fs::File,
+    (head, tail_bytes): (u64, usize),
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -205,7 +212,7 @@ async fn copy_bounded(
             break;
         }
         let mut chunk = &buffer[..read];
-        let room = usize::try_from(LOG_HEAD.saturating_sub(written)).unwrap_or(usize::MAX);
+        let room = usize::try_from(head.saturating_sub(written)).unwrap_or(usize::MAX);
         if room > 0 {
             let head = chunk.len().min(room);
             log.write_all(&chunk[..head])?;
@@ -213,8 +220,8 @@ async fn copy_bounded(
             chunk = &chunk[head..];
         }
         tail.extend(chunk);
-        if tail.len() > LOG_TAIL {
-            let over = tail.len() - LOG_TAIL;
+        if tail.len() > tail_bytes {
+            let over = tail.len() - tail_bytes;
             tail.drain(..over);
             cut += over as u64;
         }
@@ -222,7 +229,7 @@ async fn copy_bounded(
     if cut > 0 {
         writeln!(
             log,
-            "\n[carry: {cut} bytes of output cut here; the log keeps the first {LOG_HEAD} and the last {LOG_TAIL}]"
+            "\n[carry: {cut} bytes of output cut here; the log keeps the first {head} and the last {tail_bytes}]"
         )?;
     }
     let (front, back) = tail.as_slices();
@@ -275,6 +282,7 @@ mod tests {
             env: vec![("CARRY_PROJECT".to_owned(), "qemu".to_owned())],
             timeout,
             log: dir.join("logs/test.log"),
+            log_limit: 10 << 20,
         }
     }
 
@@ -312,7 +320,7 @@ mod tests {
             .expect("runs");
         assert_eq!(run.ended, Ended::Passed);
         let log = std::fs::read(dir.path().join("logs/test.log")).expect("log");
-        let cap = LOG_HEAD + LOG_TAIL as u64 + 200;
+        let cap = (10 << 20) + 200;
         assert!(log.len() as u64 <= cap, "{} bytes", log.len());
         assert!(log.starts_with(b"first\n"));
         assert!(log.ends_with(b"\nlast\n"));

@@ -18,6 +18,8 @@ pub type Span = Range<usize>;
 
 /// The default test timeout when neither the project nor the workspace sets one.
 pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// How much of a test's output its log keeps when the manifest does not say: 10 MiB.
+pub const DEFAULT_TEST_LOG_LIMIT: u64 = 10 << 20;
 
 /// A workspace: its projects and features.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +32,9 @@ pub struct Workspace {
     pub test_timeout: Duration,
     /// `workspace.timezone`: the zone schedules are read in (UTC when absent).
     pub timezone: Option<String>,
+    /// `workspace.test-log-limit`: how many bytes of a test's output its log keeps (its
+    /// start and its end, the middle cut).
+    pub test_log_limit: u64,
     /// Every project, by name.
     pub projects: BTreeMap<ProjectName, Project>,
     /// Every feature, by name.
@@ -158,6 +163,7 @@ impl Workspace {
             max_patch_age: None,
             test_timeout: DEFAULT_TEST_TIMEOUT,
             timezone: None,
+            test_log_limit: DEFAULT_TEST_LOG_LIMIT,
             projects: BTreeMap::new(),
             features: BTreeMap::new(),
         }

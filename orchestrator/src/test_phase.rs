@@ -263,6 +263,7 @@ pub(crate) fn run_tests(
                     env,
                     timeout: spec.timeout,
                     log: logs.join(format!("{name}.log")),
+                    log_limit: manifest.test_log_limit,
                 },
                 key,
             ));

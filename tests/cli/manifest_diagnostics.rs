@@ -380,3 +380,34 @@ fn durations_longer_than_a_century_are_refused_where_they_are_written() {
         assert!(!debt.stderr.contains("panicked"), "{}", debt.stderr);
     }
 }
+
+#[test]
+fn a_test_log_limit_is_a_size_within_bounds() {
+    for (value, expected) in [
+        ("lots", "'test-log-limit' = \"lots\" is not a size"),
+        (
+            "1KiB",
+            "'test-log-limit' = \"1KiB\" must be between 64KiB and 16GiB",
+        ),
+        (
+            "99GiB",
+            "'test-log-limit' = \"99GiB\" must be between 64KiB and 16GiB",
+        ),
+        ("99999999999999999999", "is not a size"),
+    ] {
+        let workspace = TestWorkspace::new(&format!(
+            "[workspace]\nname = \"nfv\"\ntest-log-limit = \"{value}\"\n"
+        ));
+        let output = workspace.carry(&["validate"]);
+        assert_eq!(output.code, 1, "{value}: {}", output.stderr);
+        assert!(output.stderr.contains(expected), "{}", output.stderr);
+        assert!(output.stderr.contains("carry.toml:3:"), "{}", output.stderr);
+    }
+    let fine = TestWorkspace::new("[workspace]\nname = \"nfv\"\ntest-log-limit = \"10MiB\"\n");
+    let output = fine.carry(&["validate"]);
+    assert!(
+        !output.stderr.contains("test-log-limit"),
+        "{}",
+        output.stderr
+    );
+}

@@ -27,6 +27,7 @@ use crate::graph::WorkspaceGraph;
 use crate::names::FeatureName;
 use crate::names::PatchRef;
 use crate::names::ProjectName;
+use crate::workspace::DEFAULT_TEST_LOG_LIMIT;
 use crate::workspace::DEFAULT_TEST_TIMEOUT;
 use crate::workspace::Feature;
 use crate::workspace::Project;
@@ -124,13 +125,19 @@ impl Validator<'_> {
 
     fn workspace(&mut self, raw: &RawManifest) -> Option<Workspace> {
         let mut ok = true;
-        let (name, max_patch_age, test_timeout, timezone) = match &raw.workspace {
+        let (name, max_patch_age, test_timeout, timezone, test_log_limit) = match &raw.workspace {
             None => {
                 self.error(0..0, "missing [workspace] table").help = Some(
                     "start the manifest with:\n[workspace]\nname = \"my-platform\"".to_owned(),
                 );
                 ok = false;
-                (String::new(), None, DEFAULT_TEST_TIMEOUT, None)
+                (
+                    String::new(),
+                    None,
+                    DEFAULT_TEST_TIMEOUT,
+                    None,
+                    DEFAULT_TEST_LOG_LIMIT,
+                )
             }
             Some(workspace) => {
                 let name = match &workspace.name {
@@ -176,7 +183,12 @@ impl Validator<'_> {
                         Some(zone.value.clone())
                     }
                 });
-                (name, max_patch_age, test_timeout, timezone)
+                let test_log_limit = workspace
+                    .test_log_limit
+                    .as_ref()
+                    .and_then(|limit| self.size(limit, "test-log-limit"))
+                    .unwrap_or(DEFAULT_TEST_LOG_LIMIT);
+                (name, max_patch_age, test_timeout, timezone, test_log_limit)
             }
         };
 
@@ -208,6 +220,7 @@ impl Validator<'_> {
             max_patch_age,
             test_timeout,
             timezone,
+            test_log_limit,
             projects,
             features,
         };
@@ -272,6 +285,54 @@ impl Validator<'_> {
             Err(error) => {
                 self.error(raw.span.clone(), format!("bad {what} name: {error}"))
                     .label = Some(format!("not a valid {what} name"));
+                None
+            }
+        }
+    }
+
+    /// A size such as `"10MiB"`, `"512KiB"`, `"1GB"` or a number of bytes, between 64 KiB and
+    /// 16 GiB.
+    fn size(&mut self, raw: &Spanned<String>, key: &str) -> Option<u64> {
+        const LEAST: u64 = 64 << 10;
+        const MOST: u64 = 16 << 30;
+        let text = raw.value.trim();
+        let digits = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let unit = match text[digits..].trim() {
+            "" | "B" => Some(1),
+            "KiB" => Some(1 << 10),
+            "MiB" => Some(1 << 20),
+            "GiB" => Some(1 << 30),
+            "KB" | "kB" => Some(1_000),
+            "MB" => Some(1_000_000),
+            "GB" => Some(1_000_000_000),
+            _ => None,
+        };
+        let bytes = text[..digits]
+            .parse::<u64>()
+            .ok()
+            .zip(unit)
+            .and_then(|(n, unit)| n.checked_mul(unit));
+        match bytes {
+            Some(bytes) if (LEAST..=MOST).contains(&bytes) => Some(bytes),
+            Some(_) => {
+                self.error(
+                    raw.span.clone(),
+                    format!(
+                        "'{key}' = \"{}\" must be between 64KiB and 16GiB",
+                        raw.value
+                    ),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    raw.span.clone(),
+                    format!("'{key}' = \"{}\" is not a size", raw.value),
+                )
+                .help =
+                    Some("write a number and a unit, such as \"10MiB\" or \"500KiB\"".to_owned());
                 None
             }
         }

@@ -37,6 +37,7 @@ pub(crate) struct RawWorkspace {
     pub(crate) max_patch_age: Option<Spanned<String>>,
     pub(crate) test_timeout: Option<Spanned<String>>,
     pub(crate) timezone: Option<Spanned<String>>,
+    pub(crate) test_log_limit: Option<Spanned<String>>,
 }
 
 #[derive(Debug)]
@@ -90,7 +91,13 @@ pub(crate) struct RawFeature {
 }
 
 const TOP_KEYS: &[&str] = &["workspace", "project", "feature"];
-const WORKSPACE_KEYS: &[&str] = &["name", "max-patch-age", "test-timeout", "timezone"];
+const WORKSPACE_KEYS: &[&str] = &[
+    "name",
+    "max-patch-age",
+    "test-timeout",
+    "test-log-limit",
+    "timezone",
+];
 const PROJECT_KEYS: &[&str] = &["repo", "upstream", "series", "consumes", "test"];
 const UPSTREAM_KEYS: &[&str] = &["url", "path", "ref"];
 const SERIES_KEYS: &[&str] = &["branch", "dir", "base"];
@@ -302,6 +309,7 @@ impl<'a> Walker<'a> {
                 "max-patch-age" => raw.max_patch_age = self.string(&field, "workspace"),
                 "test-timeout" => raw.test_timeout = self.string(&field, "workspace"),
                 "timezone" => raw.timezone = self.string(&field, "workspace"),
+                "test-log-limit" => raw.test_log_limit = self.string(&field, "workspace"),
                 _ => self.unknown_key(&field, WORKSPACE_KEYS, "[workspace]"),
             }
         }
