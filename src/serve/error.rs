@@ -60,3 +60,29 @@ impl IntoResponse for ApiError {
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no such endpoint: {}", uri.path()))
 }
+
+/// An error answer that is not JSON (one axum or a layer made: a wrong method, a body over
+/// the limit) made JSON, as every other error is: `{"error": "..."}` with the status's reason.
+pub(crate) async fn json_errors(response: axum::response::Response) -> axum::response::Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let reason = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let mut answer = (status, axum::Json(serde_json::json!({ "error": reason }))).into_response();
+    // Keep what tells the client how to go on (`Allow` on a 405).
+    for name in [
+        axum::http::header::ALLOW,
+        axum::http::header::WWW_AUTHENTICATE,
+    ] {
+        if let Some(value) = response.headers().get(&name) {
+            answer.headers_mut().insert(name, value.clone());
+        }
+    }
+    answer
+}

@@ -83,6 +83,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::document))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Every error is JSON, also those axum answers itself (405, 413, 415 ...).
+        .layer(axum::middleware::map_response(error::json_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -183,6 +183,36 @@ async fn read_endpoints_answer() {
     }
 }
 
+/// Errors axum answers itself are JSON like every other error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_method_and_a_body_too_large_are_json_errors() {
+    let (_dir, state) = demo();
+    let (status, content_type, body) = call(
+        &state,
+        Request::delete("/api/v1/health")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    assert_eq!(json(&body)["error"], "method not allowed");
+    let (status, content_type, body) = call(
+        &state,
+        post("/api/v1/runs", Some(TOKEN), &"x".repeat(300 * 1024)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    assert_eq!(json(&body)["error"], "payload too large");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn starting_a_run_needs_the_token_and_one_at_a_time() {
     let (_dir, state) = demo();
