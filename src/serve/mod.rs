@@ -9,6 +9,7 @@ mod cache;
 mod dashboard;
 mod error;
 mod hooks;
+mod hosts;
 mod openapi;
 mod runs;
 mod schedule;
@@ -52,7 +53,11 @@ pub(crate) struct AppState {
     pub(crate) cache: Arc<cache::Cache>,
     /// Projects pushed upstream since the last webhook-started run, while a burst lasts.
     pub(crate) pushed: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
+    /// Host names served besides `localhost` and IP addresses (`CARRY_ALLOWED_HOSTS`).
+    pub(crate) allowed_hosts: Arc<Vec<String>>,
 }
+
+pub(crate) use hosts::from_env as allowed_hosts_from_env;
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -85,6 +90,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Every error is JSON, also those axum answers itself (405, 413, 415 ...).
         .layer(axum::middleware::map_response(error::json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hosts::allowed_host,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -29,6 +29,7 @@ fn demo() -> (tempfile::TempDir, AppState) {
         runs: RunRegistry::default(),
         cache: Arc::default(),
         pushed: Arc::default(),
+        allowed_hosts: Arc::new(vec!["carry.example.org".to_owned()]),
     };
     (dir, state)
 }
@@ -181,6 +182,38 @@ async fn read_endpoints_answer() {
             "{path} is in the OpenAPI document"
         );
     }
+}
+
+/// A name the service does not know is refused (DNS rebinding); loopback, addresses and the
+/// listed names are served.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_known_host_names_are_served() {
+    let (_dir, state) = demo();
+    let with_host = |host: &str| {
+        Request::get("/api/v1/health")
+            .header("host", host)
+            .body(Body::empty())
+            .expect("request")
+    };
+    for served in [
+        "127.0.0.1:7878",
+        "localhost:7878",
+        "[::1]:7878",
+        "carry.example.org",
+    ] {
+        let (status, _, body) = call(&state, with_host(served)).await;
+        assert_eq!(status, StatusCode::OK, "{served}: {body}");
+    }
+    let (status, content_type, body) = call(&state, with_host("rebind.evil.example:7878")).await;
+    assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    assert_eq!(
+        json(&body)["error"],
+        "host 'rebind.evil.example' is not served here; list it in CARRY_ALLOWED_HOSTS"
+    );
 }
 
 /// Errors axum answers itself are JSON like every other error.
