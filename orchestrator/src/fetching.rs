@@ -42,7 +42,7 @@ pub fn fetch_all(
             results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((index, project.name.clone(), result));
+                .push((index, (project.name.clone(), result)));
         }
     };
     std::thread::scope(|scope| {
@@ -50,14 +50,7 @@ pub fn fetch_all(
             scope.spawn(fetcher);
         }
     });
-    let mut results = results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    results.sort_by_key(|(index, _, _)| *index);
-    results
-        .into_iter()
-        .map(|(_, name, result)| (name, result))
-        .collect()
+    in_order(results)
 }
 
 /// How many `git fetch` processes run at once.
@@ -71,4 +64,15 @@ fn fetch_project(root: &Path, project: &Project) -> Result<(), fetch::FetchError
         UpstreamSource::Path(path) => root.join(path).to_string_lossy().into_owned(),
     };
     fetch::fetch_upstream(&repo, &source, &project.upstream.reference)
+}
+
+/// What workers pushed as `(index, result)`, in index order: the order they were queued,
+/// whichever finished first. A worker that panicked cannot have left a half-pushed entry, so
+/// a poisoned lock still holds whole results.
+pub(crate) fn in_order<T>(results: std::sync::Mutex<Vec<(usize, T)>>) -> Vec<T> {
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
 }

@@ -80,7 +80,7 @@ pub(crate) fn rebase_side_by_side<'n>(
             results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((index, name, report));
+                .push((index, (name, report)));
             if failed {
                 // The first error ends the run; the others need not start.
                 next.store(projects.len(), std::sync::atomic::Ordering::SeqCst);
@@ -102,13 +102,9 @@ pub(crate) fn rebase_side_by_side<'n>(
     for result in opened {
         result?;
     }
-    let mut results = results
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    results.sort_by_key(|(index, _, _)| *index);
-    results
+    crate::fetching::in_order(results)
         .into_iter()
-        .map(|(_, name, report)| Ok((name, report?)))
+        .map(|(name, report)| Ok((name, report?)))
         .collect()
 }
 
@@ -395,6 +391,10 @@ fn rebase_project(
             name: patch.to_owned(),
         });
     };
+    // The engine or the pack failing is this project's error, not the run's.
+    let failed = |error: &dyn std::error::Error| {
+        ProjectReport::error(name, Some(upstream.clone()), error_chain(error))
+    };
     let result = match rebase::rebase_series_with_progress(
         batch.repo(),
         &request,
@@ -403,13 +403,7 @@ fn rebase_project(
         &mut on_patch,
     ) {
         Ok(result) => result,
-        Err(error) => {
-            return Ok(ProjectReport::error(
-                name,
-                Some(upstream),
-                error_chain(&error),
-            ));
-        }
+        Err(error) => return Ok(failed(&error)),
     };
     let started = std::time::Instant::now();
     match pack::write_new_objects(batch.repo(), result.tip, to, &[]) {
@@ -419,13 +413,7 @@ fn rebase_project(
             elapsed_ms = started.elapsed().as_millis(),
             "pack written"
         ),
-        Err(error) => {
-            return Ok(ProjectReport::error(
-                name,
-                Some(upstream),
-                error_chain(&error),
-            ));
-        }
+        Err(error) => return Ok(failed(&error)),
     }
     let started = std::time::Instant::now();
     work.store.save_upstream_cache(name.as_str(), &cache)?;
