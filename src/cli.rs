@@ -157,6 +157,12 @@ pub(crate) struct ServeArgs {
     /// Start a run on this cron schedule (UTC), such as "0 2 * * *"
     #[arg(long, value_name = "CRON")]
     pub(crate) schedule: Option<String>,
+    /// Open connections at most; at the limit the longest idle one is closed for a new one
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub(crate) max_connections: u32,
+    /// Seconds a request may take before the service answers 408/503 for it (event streams excepted)
+    #[arg(long, default_value_t = crate::serve::REQUEST_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub(crate) request_timeout: u64,
 }
 
 #[derive(Debug, Args)]

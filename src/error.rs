@@ -39,6 +39,8 @@ pub(crate) enum ErrorKind {
     Failure,
     /// 2: the command line asks for something that cannot be.
     Usage,
+    /// 130: stopped by ctrl-c or SIGTERM; the next run resumes.
+    Interrupted,
 }
 
 /// An error on its way to the user.
@@ -108,6 +110,7 @@ impl CliError {
         match self.kind {
             ErrorKind::Failure => ExitCode::from(1),
             ErrorKind::Usage => ExitCode::from(2),
+            ErrorKind::Interrupted => ExitCode::from(130),
         }
     }
 }

@@ -1,4 +1,6 @@
-//! The tracing subscriber: `CARRY_LOG` wins, else `-v`/`-q` pick the level; logs go to stderr.
+//! The tracing subscriber: `CARRY_LOG` wins, else `-v`/`-q` pick the level; logs go to stderr,
+//! every line with the userinfo of its URLs redacted (a token in an upstream URL never
+//! reaches a log, whatever logged it).
 
 use tracing_subscriber::EnvFilter;
 
@@ -26,9 +28,26 @@ pub(crate) fn init(global: &GlobalArgs) {
         != anstream::ColorChoice::Never;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingStderr)
         .with_ansi(ansi)
         .with_target(false)
         .without_time()
         .try_init();
+}
+
+/// Standard error, with URLs' userinfo redacted. The fmt layer writes each event whole in
+/// one call, so a URL is never split between two writes.
+struct RedactingStderr;
+
+impl std::io::Write for RedactingStderr {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buffer);
+        let redacted = carry_graph::redact::urls_in_text(&text);
+        std::io::stderr().write_all(redacted.as_bytes())?;
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

@@ -12,6 +12,7 @@ mod render;
 mod report_markdown;
 mod report_text;
 mod serve;
+mod signals;
 
 use std::process::ExitCode;
 

@@ -87,6 +87,12 @@ fn line(event: &RunEvent) -> Option<String> {
             if finished.len() == 1 { "" } else { "s" },
             finished.join(", ")
         ),
+        RunEvent::LeftoversEnded { processes } => format!(
+            "ended {} test process{} a dead carry left running: {}",
+            processes.len(),
+            if processes.len() == 1 { "" } else { "es" },
+            processes.join("; ")
+        ),
         RunEvent::ProjectDone { project, summary } => format!("{project}: {summary}"),
     })
 }

@@ -158,6 +158,15 @@ impl ProjectRepo {
         resolve_in(upstream, reference, &[])
     }
 
+    /// Whether the project's repository has `oid` itself, not only through the local
+    /// upstream this handle borrows objects from (the rebase's workers open handles of
+    /// their own): an upstream read in place but never fetched cannot be rebased onto.
+    pub fn has_own_object(&self, oid: Oid) -> bool {
+        Repository::open(self.repo.path())
+            .ok()
+            .is_some_and(|own| own.odb().is_ok_and(|odb| odb.exists(oid)))
+    }
+
     /// Whether this project's upstream is read in place from a local path.
     pub fn has_local_upstream(&self) -> bool {
         self.upstream.is_some()

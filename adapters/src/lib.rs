@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cancel;
 pub mod checkout;
 pub mod commits;
 pub mod diff;
@@ -26,6 +27,7 @@ pub mod pack;
 pub mod patchfile;
 pub mod paths;
 pub mod process;
+pub mod process_tree;
 pub mod publish;
 pub mod rebase;
 pub mod series;

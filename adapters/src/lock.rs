@@ -4,6 +4,9 @@
 //! it when the process dies, even by SIGKILL, so a lock that can be taken while the store
 //! says a run is going means that run is dead. The file holds who holds it, for the message a
 //! second run prints.
+//!
+//! Holding the lock proves no carry runs tests in the workspace, so taking it ends whatever
+//! test processes a dead carry left running ([`crate::process_tree`]) before any work starts.
 
 use std::fs::File;
 use std::fs::OpenOptions;
@@ -15,6 +18,11 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde::Serialize;
+
+use crate::process_tree;
+use crate::process_tree::Selector;
+use crate::process_tree::TaggedProcess;
+use crate::process_tree::workspace_tag;
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +65,7 @@ pub enum LockError {
 #[derive(Debug)]
 pub struct WorkspaceLock {
     file: File,
+    leftovers: Vec<TaggedProcess>,
 }
 
 impl WorkspaceLock {
@@ -99,7 +108,21 @@ impl WorkspaceLock {
         file.rewind().map_err(io)?;
         file.write_all(text.as_bytes()).map_err(io)?;
         file.sync_data().map_err(io)?;
-        Ok(Self { file })
+        let leftovers = process_tree::end(Selector::Workspace(&workspace_tag(state_dir)));
+        for process in &leftovers {
+            tracing::info!(
+                pid = process.pid,
+                test = %process.test,
+                command = %process.command,
+                "ended a test process a dead carry left running"
+            );
+        }
+        Ok(Self { file, leftovers })
+    }
+
+    /// The test processes a dead carry had left running, ended when the lock was taken.
+    pub fn leftovers(&self) -> &[TaggedProcess] {
+        &self.leftovers
     }
 
     /// Releases the lock now, saying no one holds it.

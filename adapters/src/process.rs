@@ -5,8 +5,9 @@
 //! its end are kept, with a line saying how much was cut between them, so a test that
 //! prints without end fills neither the disk nor carry's memory. At the timeout the whole
 //! group is killed, grandchildren included (a test that starts `sleep 1000 &` does not
-//! outlive it), and the group is swept again after a normal exit so nothing a test left
-//! behind keeps running.
+//! outlive it), and after any end every process carrying the test's tag is ended too, those
+//! that left the group (`setsid`, double fork) included ([`crate::process_tree`]). Asked to
+//! stop ([`Cancel`]), a test gets SIGTERM at once and SIGKILL after [`STOP_GRACE`].
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -19,6 +20,10 @@ use nix::unistd::Pid;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::cancel::Cancel;
+use crate::process_tree::Selector;
+use crate::process_tree::TestTag;
+
 /// How many lines of the log a report keeps.
 pub const TAIL_LINES: usize = 20;
 /// How long a line of the report's tail may be; longer ones are cut, saying so.
@@ -26,6 +31,8 @@ pub const TAIL_LINE_CHARS: usize = 1_000;
 /// How long output still in the pipe is read after the test's process group ended: a
 /// process that left the group (`setsid`) and holds the pipe does not keep carry waiting.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// How long a test asked to stop has between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(3);
 
 /// A test to run.
 #[derive(Debug, Clone)]
@@ -43,6 +50,8 @@ pub struct TestCommand {
     /// How many bytes of its output the log keeps: the first four fifths and the last
     /// fifth, with a line saying what was cut between them.
     pub log_limit: u64,
+    /// The tags its processes carry, by which every one of them is ended with it.
+    pub tag: Option<TestTag>,
 }
 
 /// How a test process ended.
@@ -55,6 +64,8 @@ pub enum Ended {
     Failed,
     /// Killed at its timeout.
     Timeout,
+    /// Stopped because the run was asked to stop: it says nothing about the test.
+    Interrupted,
 }
 
 /// What a test run did.
@@ -93,8 +104,8 @@ pub enum ProcessError {
     },
 }
 
-/// Runs `test` to its end or its timeout.
-pub async fn run_test(test: &TestCommand) -> Result<TestRun, ProcessError> {
+/// Runs `test` to its end, its timeout, or until `cancel` asks it to stop.
+pub async fn run_test(test: &TestCommand, cancel: &Cancel) -> Result<TestRun, ProcessError> {
     let log_error = |source| ProcessError::Log {
         path: test.log.clone(),
         source,
@@ -112,6 +123,7 @@ pub async fn run_test(test: &TestCommand) -> Result<TestRun, ProcessError> {
         .arg(&test.command)
         .current_dir(&test.dir)
         .envs(test.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(test.tag.iter().flat_map(TestTag::env))
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer_err)
@@ -140,31 +152,35 @@ pub async fn run_test(test: &TestCommand) -> Result<TestRun, ProcessError> {
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw);
-    let waited = tokio::time::timeout(test.timeout, child.wait()).await;
-    let kill_group = || {
+    let signal_group = |signal| {
         if let Some(group) = group {
             // ESRCH (nothing left in the group) is the usual, happy case.
-            let _ = killpg(group, Signal::SIGKILL);
+            let _ = killpg(group, signal);
         }
     };
-    let (ended, exit_code) = match waited {
-        Ok(Ok(status)) => {
-            kill_group();
-            match status.code() {
+    let (ended, exit_code) = tokio::select! {
+        waited = tokio::time::timeout(test.timeout, child.wait()) => match waited {
+            Ok(Ok(status)) => match status.code() {
                 Some(0) => (Ended::Passed, Some(0)),
                 code => (Ended::Failed, code),
-            }
-        }
-        Ok(Err(_)) => {
-            kill_group();
-            (Ended::Failed, None)
-        }
-        Err(_elapsed) => {
-            kill_group();
-            let _ = child.wait().await;
-            (Ended::Timeout, None)
+            },
+            Ok(Err(_)) => (Ended::Failed, None),
+            Err(_elapsed) => (Ended::Timeout, None),
+        },
+        () = cancel.cancelled() => {
+            signal_group(Signal::SIGTERM);
+            let _ = tokio::time::timeout(STOP_GRACE, child.wait()).await;
+            (Ended::Interrupted, None)
         }
     };
+    signal_group(Signal::SIGKILL);
+    let _ = child.wait().await;
+    if let Some(tag) = test.tag.clone() {
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::process_tree::end(Selector::Test(&tag))
+        })
+        .await;
+    }
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let copied = match tokio::time::timeout(DRAIN_GRACE, &mut copy).await {
         Ok(copied) => copied,
@@ -283,6 +299,10 @@ mod tests {
             timeout,
             log: dir.join("logs/test.log"),
             log_limit: 10 << 20,
+            tag: Some(TestTag {
+                workspace: format!("process-test-{}", std::process::id()),
+                test: format!("run/{}", dir.display()),
+            }),
         }
     }
 
@@ -293,7 +313,7 @@ mod tests {
             dir.path(),
             "echo hello $CARRY_PROJECT",
             Duration::from_secs(10),
-        ))
+        ), &Cancel::new())
         .await
         .expect("runs");
         assert_eq!(passed.ended, Ended::Passed);
@@ -302,7 +322,7 @@ mod tests {
             dir.path(),
             "echo oops >&2; exit 3",
             Duration::from_secs(10),
-        ))
+        ), &Cancel::new())
         .await
         .expect("runs");
         assert_eq!((failed.ended, failed.exit_code), (Ended::Failed, Some(3)));
@@ -315,7 +335,7 @@ mod tests {
     async fn a_log_keeps_its_head_and_tail_whatever_a_test_prints() {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = "echo first; head -c 30000000 /dev/zero | tr '\\0' x; echo; echo last";
-        let run = run_test(&command(dir.path(), script, Duration::from_secs(60)))
+        let run = run_test(&command(dir.path(), script, Duration::from_secs(60)), &Cancel::new())
             .await
             .expect("runs");
         assert_eq!(run.ended, Ended::Passed);
@@ -335,7 +355,7 @@ mod tests {
     }
 
     /// A process that left the group and still holds the output pipe does not keep the test
-    /// from ending.
+    /// from ending, and does not outlive it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_escaped_process_holding_the_output_does_not_hold_the_test() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -345,7 +365,7 @@ mod tests {
             marker.display()
         );
         let started = Instant::now();
-        let run = run_test(&command(dir.path(), &script, Duration::from_secs(20)))
+        let run = run_test(&command(dir.path(), &script, Duration::from_secs(20)), &Cancel::new())
             .await
             .expect("runs");
         assert_eq!(run.ended, Ended::Passed);
@@ -355,12 +375,51 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(run.tail, ["done"]);
-        if let Some(pid) = std::fs::read_to_string(&marker)
-            .ok()
-            .and_then(|p| p.trim().parse::<i32>().ok())
-        {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+        let pid: i32 = std::fs::read_to_string(&marker)
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("number");
+        assert!(!alive(pid), "the setsid process survived its test");
+    }
+
+    fn alive(pid: i32) -> bool {
+        std::thread::sleep(Duration::from_millis(200));
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        state
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|s| s != "Z")
+    }
+
+    /// Asked to stop, a test ends within the grace, what it started with it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_test_stops_at_once_with_everything_it_started() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let marker = dir.path().join("escaped.pid");
+        let script = format!(
+            "setsid sh -c 'echo $$ > {}; exec sleep 60' & trap '' TERM; sleep 60",
+            marker.display()
+        );
+        let cancel = Cancel::new();
+        let stopper = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            stopper.cancel();
+        });
+        let started = Instant::now();
+        let run = run_test(&command(dir.path(), &script, Duration::from_secs(60)), &cancel)
+            .await
+            .expect("runs");
+        assert_eq!(run.ended, Ended::Interrupted);
+        let took = started.elapsed();
+        assert!(took < STOP_GRACE + Duration::from_secs(3), "{took:?}");
+        let pid: i32 = std::fs::read_to_string(&marker)
+            .expect("pid")
+            .trim()
+            .parse()
+            .expect("number");
+        assert!(!alive(pid), "the setsid process survived the stop");
     }
 
     #[tokio::test]
@@ -369,7 +428,7 @@ mod tests {
         let marker = dir.path().join("grandchild.pid");
         let script = format!("sleep 1000 & echo $! > {}; wait", marker.display());
         let started = Instant::now();
-        let run = run_test(&command(dir.path(), &script, Duration::from_millis(500)))
+        let run = run_test(&command(dir.path(), &script, Duration::from_millis(500)), &Cancel::new())
             .await
             .expect("runs");
         assert_eq!(run.ended, Ended::Timeout);
@@ -380,9 +439,6 @@ mod tests {
             .parse()
             .expect("number");
         // The grandchild is gone (or a zombie about to be reaped by init).
-        std::thread::sleep(Duration::from_millis(200));
-        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let alive = state.split_whitespace().nth(2).is_some_and(|s| s != "Z");
-        assert!(!alive, "sleep 1000 survived the timeout: {state}");
+        assert!(!alive(pid), "sleep 1000 survived the timeout");
     }
 }

@@ -37,9 +37,50 @@ pub fn in_text(text: &str, secret_url: &str) -> String {
     text.replace(secret_url, &redacted)
 }
 
+/// `text` with the userinfo of every URL in it redacted, wherever it stands (a log line, an
+/// error chain quoting a command line).
+pub fn urls_in_text(text: &str) -> Cow<'_, str> {
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let authority_start = at + 3;
+        let authority_end = rest[authority_start..]
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace() || "\"'<>`".contains(c))
+            .map_or(rest.len(), |end| authority_start + end);
+        match rest[authority_start..authority_end].rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str(&rest[..authority_start]);
+                out.push_str(REDACTED);
+                out.push_str(&rest[authority_start + userinfo_end..authority_end]);
+            }
+            None => out.push_str(&rest[..authority_end]),
+        }
+        rest = &rest[authority_end..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_url_in_a_text_loses_its_userinfo() {
+        assert_eq!(
+            urls_in_text("git fetch https://ci:SECRET@git.example.org/q.git failed: \"http://a:b@h\" x"),
+            "git fetch https://***@git.example.org/q.git failed: \"http://***@h\" x"
+        );
+        assert_eq!(urls_in_text("no url here"), "no url here");
+        assert_eq!(
+            urls_in_text("https://host/path and ssh://git@host:22/r"),
+            "https://host/path and ssh://***@host:22/r"
+        );
+        assert_eq!(urls_in_text("odd :// end@"), "odd :// end@");
+    }
 
     #[test]
     fn userinfo_is_replaced_and_nothing_else_changes() {

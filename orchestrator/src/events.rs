@@ -67,6 +67,11 @@ pub enum RunEvent {
         /// The steps it finished, from its journal ("rebased qemu", "tested kernel").
         finished: Vec<String>,
     },
+    /// Test processes a dead carry left running were ended before this run started.
+    LeftoversEnded {
+        /// Each: its command, pid and test.
+        processes: Vec<String>,
+    },
     /// A project is done.
     ProjectDone {
         /// The project.

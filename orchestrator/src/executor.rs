@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use carry_adapters::cancel::Cancel;
 use carry_adapters::process::TestCommand;
 use carry_adapters::process::TestRun;
 use carry_adapters::process::run_test;
@@ -20,8 +21,10 @@ pub trait Executor: Send + Sync {
 
     /// Starts `test` (its command, directory, environment, timeout and log). The future owns
     /// everything it needs, so the test phase can run several side by side; `Err` means the
-    /// test could not be run at all, which makes its project an error, never a pass.
-    fn run(&self, test: TestCommand) -> TestFuture;
+    /// test could not be run at all, which makes its project an error, never a pass. When
+    /// `cancel` is cancelled the test is stopped at once and ends
+    /// [`Ended::Interrupted`](carry_adapters::process::Ended::Interrupted).
+    fn run(&self, test: TestCommand, cancel: Cancel) -> TestFuture;
 }
 
 /// Tests as processes on this machine.
@@ -33,7 +36,7 @@ impl Executor for LocalExecutor {
         "local"
     }
 
-    fn run(&self, test: TestCommand) -> TestFuture {
-        Box::pin(async move { run_test(&test).await.map_err(|e| e.to_string()) })
+    fn run(&self, test: TestCommand, cancel: Cancel) -> TestFuture {
+        Box::pin(async move { run_test(&test, &cancel).await.map_err(|e| e.to_string()) })
     }
 }

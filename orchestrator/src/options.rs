@@ -1,5 +1,6 @@
 //! What a run is asked to do: the knobs every face (CLI, service, demo) sets.
 
+pub use carry_adapters::cancel::Cancel;
 use carry_graph::ProjectName;
 
 /// What to run.
@@ -22,16 +23,15 @@ pub struct RunOptions {
     /// The run's id, when the caller chose it (the service answers with it before starting).
     #[serde(skip)]
     pub run_id: Option<String>,
-    /// Set to stop the run after the step it is on; it is then recorded as interrupted and the
-    /// next run resumes it.
+    /// Cancelled to stop the run: running tests are stopped at once (SIGTERM, then SIGKILL),
+    /// the rebase phase stops after the stage it is on; the run is recorded as interrupted
+    /// and the next run resumes it.
     #[serde(skip)]
-    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    pub cancel: Cancel,
 }
 
 impl RunOptions {
     pub(crate) fn cancelled(&self) -> bool {
-        self.cancel
-            .as_ref()
-            .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst))
+        self.cancel.is_cancelled()
     }
 }

@@ -185,12 +185,15 @@ fn prepare(work: &ProjectWork<'_>) -> Result<Prepared, ProjectReport> {
         Ok(repo) => repo,
         Err(error) => return Err(ProjectReport::error(name, None, error.to_string())),
     };
-    let Some(to) = repo.upstream_tip(&project.upstream.reference) else {
+    let Some(to) = repo
+        .upstream_tip(&project.upstream.reference)
+        .filter(|to| repo.has_own_object(*to))
+    else {
         return Err(ProjectReport::error(
             name,
             None,
             format!(
-                "upstream '{}' is not fetched; run `carry fetch {name}`",
+                "upstream '{}' is not fetched; run `carry fetch {name}` (or a run without --offline)",
                 project.upstream.reference
             ),
         ));

@@ -100,6 +100,15 @@ pub fn run_with(
             started_at: carry_adapters::store::now(),
         },
     )?;
+    if !lock.leftovers().is_empty() {
+        progress.event(RunEvent::LeftoversEnded {
+            processes: lock
+                .leftovers()
+                .iter()
+                .map(|process| format!("{} (pid {}, test {})", process.command, process.pid, process.test))
+                .collect(),
+        });
+    }
     let mut store = Store::open(&state_dir)?;
     // We hold the lock, so any run the store still calls running is dead.
     let interrupted = store.interrupt_dead_runs()?;
@@ -276,6 +285,7 @@ fn run_locked(
                 fresh: options.fresh,
                 progress,
                 executor,
+                cancel: &options.cancel,
             },
             &reports,
         )?;

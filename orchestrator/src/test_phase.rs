@@ -10,10 +10,13 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use carry_adapters::cancel::Cancel;
 use carry_adapters::checkout::checkout;
 use carry_adapters::process::Ended;
 use carry_adapters::process::TestCommand;
 use carry_adapters::process::TestRun;
+use carry_adapters::process_tree::TestTag;
+use carry_adapters::process_tree::workspace_tag;
 use carry_adapters::series::SeriesListing;
 use carry_adapters::store::Step;
 use carry_adapters::store::Store;
@@ -45,6 +48,8 @@ pub(crate) struct TestContext<'a> {
     pub(crate) progress: &'a dyn Progress,
     /// Where the tests run.
     pub(crate) executor: &'a dyn Executor,
+    /// Cancelled to stop the tests at once.
+    pub(crate) cancel: &'a Cancel,
 }
 
 /// What the store keeps of a test for reuse.
@@ -97,6 +102,7 @@ pub(crate) fn run_tests(
     let state = context.workspace.state_dir();
     let checkouts = state.join("checkouts");
     let logs = state.join("logs").join(context.run_id);
+    let workspace_tag = workspace_tag(&state);
     let mut candidates = Candidates::new(context);
     let mut checked_out: BTreeSet<ProjectName> = BTreeSet::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -264,11 +270,20 @@ pub(crate) fn run_tests(
                     timeout: spec.timeout,
                     log: logs.join(format!("{name}.log")),
                     log_limit: manifest.test_log_limit,
+                    tag: Some(TestTag {
+                        workspace: workspace_tag.clone(),
+                        test: format!("{}/{name}", context.run_id),
+                    }),
                 },
                 key,
             ));
         }
         for (name, outcome, key, log) in run_stage(&runtime, context, pending) {
+            if matches!(&outcome, Ok(run) if run.ended == Ended::Interrupted) {
+                // Says nothing about the test: not kept, not journaled; the resumed run
+                // runs it again.
+                continue;
+            }
             match outcome {
                 Ok(run) => {
                     context.store.save_test_result(
@@ -287,6 +302,9 @@ pub(crate) fn run_tests(
             context
                 .store
                 .journal(context.run_id, Step::Tested, name.as_str(), &key)?;
+        }
+        if context.cancel.is_cancelled() {
+            return Err(RunError::Cancelled);
         }
     }
     Ok(outcomes)
@@ -316,7 +334,7 @@ fn run_stage(
         let mut tasks = std::collections::HashMap::new();
         let mut done = Vec::new();
         loop {
-            while running.len() < context.jobs {
+            while running.len() < context.jobs && !context.cancel.is_cancelled() {
                 let Some((name, command, key)) = queue.next() else {
                     break;
                 };
@@ -325,7 +343,7 @@ fn run_stage(
                 });
                 let log = command.log.to_string_lossy().into_owned();
                 let task = (name.clone(), key.clone(), log.clone());
-                let test = context.executor.run(command);
+                let test = context.executor.run(command, context.cancel.clone());
                 let handle = running.spawn(async move { (name, test.await, key, log) });
                 tasks.insert(handle.id(), task);
             }
@@ -348,30 +366,34 @@ fn run_stage(
             };
             let (status, duration_ms) = match &outcome {
                 Ok(run) => (ended_status(run.ended), Some(run.duration_ms)),
-                Err(_) => (TestStatus::Failed, None),
+                Err(_) => (Some(TestStatus::Failed), None),
             };
-            context.progress.event(RunEvent::TestFinished {
-                project: name.clone(),
-                status,
-                duration_ms,
-            });
+            if let Some(status) = status {
+                context.progress.event(RunEvent::TestFinished {
+                    project: name.clone(),
+                    status,
+                    duration_ms,
+                });
+            }
             done.push((name, outcome, key, log));
         }
         done
     })
 }
 
-fn ended_status(ended: Ended) -> TestStatus {
+/// A test's status; none for one that was stopped, which says nothing about it.
+fn ended_status(ended: Ended) -> Option<TestStatus> {
     match ended {
-        Ended::Passed => TestStatus::Passed,
-        Ended::Failed => TestStatus::Failed,
-        Ended::Timeout => TestStatus::Timeout,
+        Ended::Passed => Some(TestStatus::Passed),
+        Ended::Failed => Some(TestStatus::Failed),
+        Ended::Timeout => Some(TestStatus::Timeout),
+        Ended::Interrupted => None,
     }
 }
 
 fn test_report(run: &TestRun, log: String) -> TestReport {
     TestReport {
-        status: ended_status(run.ended),
+        status: ended_status(run.ended).unwrap_or(TestStatus::Failed),
         duration_ms: Some(run.duration_ms),
         log: Some(log),
         exit_code: run.exit_code,

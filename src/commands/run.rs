@@ -46,8 +46,12 @@ pub(crate) fn execute(
     workspace: &LoadedWorkspace,
     options: &RunOptions,
 ) -> Result<RunReport, CliError> {
+    let options = RunOptions {
+        cancel: crate::signals::cancel_on_signals(global.quiet),
+        ..options.clone()
+    };
     let progress = progress::for_terminal(global.quiet);
-    let result = carry_orchestrator::run::run(workspace, options, progress.as_progress());
+    let result = carry_orchestrator::run::run(workspace, &options, progress.as_progress());
     progress.finish();
     result.map_err(run_error)
 }
@@ -77,6 +81,8 @@ pub(crate) fn run_error(error: RunError) -> CliError {
             CliError::failure(message).with_diagnostics(diagnostics)
         }
         RunError::UnknownProject(name) => CliError::usage(format!("no project '{name}'")),
+        RunError::Cancelled => CliError::new(crate::error::ErrorKind::Interrupted, RunError::Cancelled)
+            .with_hint("`carry run` resumes it, reusing every step it finished"),
         RunError::Locked(
             lock @ (carry_orchestrator::lock::LockError::Held { .. }
             | carry_orchestrator::lock::LockError::HeldUnknown { .. }),

@@ -80,11 +80,23 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
             tokio::spawn(crate::serve::drive_schedule(state.clone(), schedule));
         }
         let runs = state.runs.clone();
-        axum::serve(listener, crate::serve::router(state))
-            .with_graceful_shutdown(shutdown())
-            .await
-            .map_err(|e| CliError::new(ErrorKind::Failure, e))?;
-        // Let a run going on record where it is; the next start resumes it.
+        let stopping = runs.clone();
+        let limits = crate::serve::server::Limits {
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            ..crate::serve::server::Limits::default()
+        };
+        let app = crate::serve::router_with_timeout(
+            state,
+            std::time::Duration::from_secs(args.request_timeout),
+        );
+        crate::serve::server::serve(listener, app, limits, async move {
+            shutdown().await;
+            // The run going on stops now (its tests get SIGTERM at once), while open
+            // requests finish.
+            stopping.cancel();
+        })
+        .await;
+        // Let the run record where it is; the next start resumes it.
         runs.stop().await;
         Ok::<_, CliError>(())
     })?;

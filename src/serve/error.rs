@@ -40,10 +40,15 @@ impl ApiError {
         )
     }
 
-    /// An internal failure: logged here, never shown.
+    /// An internal failure: logged here (with the request's id, from its span), never
+    /// shown; the answer carries the id to look for in the log.
     pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
+        let error = carry_graph::redact::urls_in_text(&error.to_string()).into_owned();
         tracing::error!(%error, "request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error; the service's log has the details under this request_id",
+        )
     }
 }
 

@@ -11,8 +11,10 @@ mod error;
 mod hooks;
 mod hosts;
 mod openapi;
+mod request_id;
 mod runs;
 mod schedule;
+pub(crate) mod server;
 mod svg;
 #[cfg(test)]
 mod tests;
@@ -32,6 +34,8 @@ pub(crate) use schedule::drive as drive_schedule;
 pub(crate) async fn runs_start(state: &AppState) -> Result<String, error::ApiError> {
     runs::start_run(state, runs::StartRequest::default()).await
 }
+use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// The largest request body accepted (webhook payloads included).
@@ -70,8 +74,20 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// The whole service.
-pub(crate) fn router(state: AppState) -> Router {
+/// How long a request may take by default before the service gives up on it.
+pub(crate) const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a client has to send a request's body.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The whole service, with the default request timeout.
+#[cfg(test)]
+fn router(state: AppState) -> Router {
+    router_with_timeout(state, REQUEST_TIMEOUT)
+}
+
+/// The whole service; a request that takes longer than `timeout` (before its answer starts:
+/// event streams go on) is answered 503.
+pub(crate) fn router_with_timeout(state: AppState, timeout: std::time::Duration) -> Router {
     Router::new()
         .route("/", get(dashboard::page))
         .route("/api/v1/health", get(api::health))
@@ -88,6 +104,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi::document))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         // Every error is JSON, also those axum answers itself (405, 413, 415 ...).
         .layer(axum::middleware::map_response(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
@@ -95,5 +116,6 @@ pub(crate) fn router(state: AppState) -> Router {
             hosts::allowed_host,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }

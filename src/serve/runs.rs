@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 
 use axum::Json;
 use axum::extract::Path;
@@ -20,6 +19,7 @@ use carry_orchestrator::history::HistoryError;
 use carry_orchestrator::history::probe_lock;
 use carry_orchestrator::lock::LockError;
 use carry_orchestrator::report::RunReport;
+use carry_orchestrator::options::Cancel;
 use carry_orchestrator::run::Progress;
 use carry_orchestrator::run::RunEvent;
 use carry_orchestrator::run::RunOptions;
@@ -56,7 +56,7 @@ struct Active {
     id: String,
     events: Vec<Value>,
     sender: broadcast::Sender<Value>,
-    cancel: Arc<AtomicBool>,
+    cancel: Cancel,
     done: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -109,16 +109,24 @@ impl RunRegistry {
             .and_then(|r| r.active.as_ref().map(|a| a.id.clone()))
     }
 
-    /// Asks the run going on to stop after its current step, and waits for it.
+    /// Asks the run going on to stop: its tests are stopped at once, its rebases after the
+    /// stage they are on.
+    pub(crate) fn cancel(&self) {
+        if let Ok(registry) = self.inner.lock()
+            && let Some(active) = &registry.active
+        {
+            active.cancel.cancel();
+        }
+    }
+
+    /// Asks the run going on to stop (see [`Self::cancel`]), and waits for it.
     pub(crate) async fn stop(&self) {
         let handle = {
             let Ok(mut registry) = self.inner.lock() else {
                 return;
             };
             registry.active.as_mut().and_then(|active| {
-                active
-                    .cancel
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                active.cancel.cancel();
                 active.done.take()
             })
         };
@@ -241,14 +249,14 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
             Err(other) => return Err(ApiError::internal(other)),
         }
     }
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = Cancel::new();
     let options = RunOptions {
         projects,
         all: request.all,
         no_test: request.no_test,
         jobs: usize::from(request.jobs.unwrap_or(2)).max(1),
         run_id: Some(id.clone()),
-        cancel: Some(cancel.clone()),
+        cancel: cancel.clone(),
         ..RunOptions::default()
     };
     let (sender, _) = broadcast::channel(1024);
@@ -302,7 +310,7 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
             }
             Err(error) => {
                 tracing::error!(%error, "a service run failed");
-                json!({"type": "finished", "run": run_id, "status": "failed", "error": error.to_string()})
+                json!({"type": "finished", "run": run_id, "status": "failed", "error": carry_graph::redact::urls_in_text(&error.to_string())})
             }
         };
         registry.finish(&run_id, last);

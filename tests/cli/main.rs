@@ -14,3 +14,4 @@ mod resume;
 mod run_rebase;
 mod series_validation;
 mod service;
+mod stopping;

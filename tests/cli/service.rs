@@ -18,16 +18,16 @@ use crate::support::carry_in;
 use crate::support::demo_workspace;
 use crate::support::hermetic;
 
-struct Server {
-    child: Child,
-    address: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) address: String,
     /// Everything the service wrote to stderr after its first line, drained as it comes so
     /// that a chatty service never blocks on a full pipe; shown when a check fails.
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
@@ -40,9 +40,14 @@ impl Drop for Server {
 }
 
 fn serve(workspace: &Path) -> Server {
+    serve_with(workspace, &[])
+}
+
+pub(crate) fn serve_with(workspace: &Path, extra: &[&str]) -> Server {
     let mut child = hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
         .current_dir(workspace)
         .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -77,7 +82,7 @@ fn serve(workspace: &Path) -> Server {
 }
 
 /// One HTTP/1.1 request; returns the status and the body.
-fn request(
+pub(crate) fn request(
     address: &str,
     method: &str,
     path: &str,

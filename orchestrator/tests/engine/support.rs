@@ -98,7 +98,7 @@ impl Executor for RecordingExecutor {
         "recording"
     }
 
-    fn run(&self, test: TestCommand) -> TestFuture {
+    fn run(&self, test: TestCommand, _cancel: carry_adapters::cancel::Cancel) -> TestFuture {
         self.0.lock().expect("not poisoned").push(test);
         Box::pin(async {
             Ok(TestRun {
