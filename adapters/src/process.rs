@@ -176,10 +176,8 @@ pub async fn run_test(test: &TestCommand, cancel: &Cancel) -> Result<TestRun, Pr
     signal_group(Signal::SIGKILL);
     let _ = child.wait().await;
     if let Some(tag) = test.tag.clone() {
-        let _ = tokio::task::spawn_blocking(move || {
-            crate::process_tree::end(Selector::Test(&tag))
-        })
-        .await;
+        let _ = tokio::task::spawn_blocking(move || crate::process_tree::end(Selector::Test(&tag)))
+            .await;
     }
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let copied = match tokio::time::timeout(DRAIN_GRACE, &mut copy).await {
@@ -309,20 +307,22 @@ mod tests {
     #[tokio::test]
     async fn exit_codes_and_output_are_kept() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let passed = run_test(&command(
-            dir.path(),
-            "echo hello $CARRY_PROJECT",
-            Duration::from_secs(10),
-        ), &Cancel::new())
+        let passed = run_test(
+            &command(
+                dir.path(),
+                "echo hello $CARRY_PROJECT",
+                Duration::from_secs(10),
+            ),
+            &Cancel::new(),
+        )
         .await
         .expect("runs");
         assert_eq!(passed.ended, Ended::Passed);
         assert_eq!(passed.tail, ["hello qemu"]);
-        let failed = run_test(&command(
-            dir.path(),
-            "echo oops >&2; exit 3",
-            Duration::from_secs(10),
-        ), &Cancel::new())
+        let failed = run_test(
+            &command(dir.path(), "echo oops >&2; exit 3", Duration::from_secs(10)),
+            &Cancel::new(),
+        )
         .await
         .expect("runs");
         assert_eq!((failed.ended, failed.exit_code), (Ended::Failed, Some(3)));
@@ -335,9 +335,12 @@ mod tests {
     async fn a_log_keeps_its_head_and_tail_whatever_a_test_prints() {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = "echo first; head -c 30000000 /dev/zero | tr '\\0' x; echo; echo last";
-        let run = run_test(&command(dir.path(), script, Duration::from_secs(60)), &Cancel::new())
-            .await
-            .expect("runs");
+        let run = run_test(
+            &command(dir.path(), script, Duration::from_secs(60)),
+            &Cancel::new(),
+        )
+        .await
+        .expect("runs");
         assert_eq!(run.ended, Ended::Passed);
         let log = std::fs::read(dir.path().join("logs/test.log")).expect("log");
         let cap = (10 << 20) + 200;
@@ -365,9 +368,12 @@ mod tests {
             marker.display()
         );
         let started = Instant::now();
-        let run = run_test(&command(dir.path(), &script, Duration::from_secs(20)), &Cancel::new())
-            .await
-            .expect("runs");
+        let run = run_test(
+            &command(dir.path(), &script, Duration::from_secs(20)),
+            &Cancel::new(),
+        )
+        .await
+        .expect("runs");
         assert_eq!(run.ended, Ended::Passed);
         assert!(
             started.elapsed() < Duration::from_secs(10),
@@ -408,9 +414,12 @@ mod tests {
             stopper.cancel();
         });
         let started = Instant::now();
-        let run = run_test(&command(dir.path(), &script, Duration::from_secs(60)), &cancel)
-            .await
-            .expect("runs");
+        let run = run_test(
+            &command(dir.path(), &script, Duration::from_secs(60)),
+            &cancel,
+        )
+        .await
+        .expect("runs");
         assert_eq!(run.ended, Ended::Interrupted);
         let took = started.elapsed();
         assert!(took < STOP_GRACE + Duration::from_secs(3), "{took:?}");
@@ -428,9 +437,12 @@ mod tests {
         let marker = dir.path().join("grandchild.pid");
         let script = format!("sleep 1000 & echo $! > {}; wait", marker.display());
         let started = Instant::now();
-        let run = run_test(&command(dir.path(), &script, Duration::from_millis(500)), &Cancel::new())
-            .await
-            .expect("runs");
+        let run = run_test(
+            &command(dir.path(), &script, Duration::from_millis(500)),
+            &Cancel::new(),
+        )
+        .await
+        .expect("runs");
         assert_eq!(run.ended, Ended::Timeout);
         assert!(started.elapsed() < Duration::from_secs(10));
         let pid: i32 = std::fs::read_to_string(&marker)

@@ -74,7 +74,9 @@ impl Selector<'_> {
             })
         };
         match self {
-            Selector::Workspace(workspace) => value(WORKSPACE_TAG_VAR) == Some(workspace.as_bytes()),
+            Selector::Workspace(workspace) => {
+                value(WORKSPACE_TAG_VAR) == Some(workspace.as_bytes())
+            }
             Selector::Test(tag) => {
                 value(WORKSPACE_TAG_VAR) == Some(tag.workspace.as_bytes())
                     && value(TEST_TAG_VAR) == Some(tag.test.as_bytes())
@@ -146,7 +148,10 @@ fn kill_if(pid: u32, selector: Selector<'_>) -> Option<TaggedProcess> {
     }
     // Still alive through the pidfd (a pidfd turns readable when its process ends): the
     // environment read was this process's, not that of one given its pid after it died.
-    let mut poll = [rustix::event::PollFd::new(&pidfd, rustix::event::PollFlags::IN)];
+    let mut poll = [rustix::event::PollFd::new(
+        &pidfd,
+        rustix::event::PollFlags::IN,
+    )];
     let zero = rustix::event::Timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -179,12 +184,12 @@ fn describe(pid: u32, environment: &[u8]) -> TaggedProcess {
         .unwrap_or_default();
     let command = std::fs::read(format!("/proc/{pid}/cmdline"))
         .map(|line| {
-            let text: Vec<String> = line
+            let parts: Vec<String> = line
                 .split(|b| *b == 0)
                 .filter(|part| !part.is_empty())
                 .map(|part| String::from_utf8_lossy(part).into_owned())
                 .collect();
-            text.join(" ")
+            parts.join(" ")
         })
         .unwrap_or_default();
     TaggedProcess { pid, test, command }
@@ -205,7 +210,12 @@ mod tests {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
             .and_then(|stat| {
-                let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_owned();
+                let state = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .next()?
+                    .to_owned();
                 Some(state != "Z")
             })
             .unwrap_or(false)

@@ -331,25 +331,33 @@ impl Store {
     }
 
     /// Marks every run still `running` as `interrupted` (call with the workspace lock held:
-    /// no live process owns them); returns their ids, newest first.
+    /// no live process owns them); returns the interrupted runs a new run takes over (those
+    /// since the last run that finished, not resumed yet), newest first.
     pub fn interrupt_dead_runs(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT id FROM runs WHERE status = 'running' ORDER BY started_at DESC, id DESC",
-            )
-            .map_err(self.sql("finding unfinished runs"))?;
-        let ids: Vec<String> = statement
-            .query_map([], |row| row.get(0))
-            .map_err(self.sql("finding unfinished runs"))?
-            .collect::<Result<_, _>>()
-            .map_err(self.sql("finding unfinished runs"))?;
         self.connection
             .execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = ?1 WHERE status = 'running'",
                 params![now()],
             )
             .map_err(self.sql("marking runs interrupted"))?;
+        // Interrupted (dead, or stopped by a signal) after the last run that finished, and
+        // not resumed yet.
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT id FROM runs AS r WHERE status = 'interrupted'
+                   AND NOT EXISTS (SELECT 1 FROM runs WHERE resumed_from = r.id)
+                   AND NOT EXISTS (SELECT 1 FROM runs AS f
+                                   WHERE f.status NOT IN ('interrupted', 'running')
+                                     AND (f.started_at, f.rowid) > (r.started_at, r.rowid))
+                 ORDER BY started_at DESC, rowid DESC",
+            )
+            .map_err(self.sql("finding interrupted runs"))?;
+        let ids: Vec<String> = statement
+            .query_map([], |row| row.get(0))
+            .map_err(self.sql("finding interrupted runs"))?
+            .collect::<Result<_, _>>()
+            .map_err(self.sql("finding interrupted runs"))?;
         Ok(ids)
     }
 

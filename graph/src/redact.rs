@@ -48,7 +48,9 @@ pub fn urls_in_text(text: &str) -> Cow<'_, str> {
     while let Some(at) = rest.find("://") {
         let authority_start = at + 3;
         let authority_end = rest[authority_start..]
-            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace() || "\"'<>`".contains(c))
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#') || c.is_whitespace() || "\"'<>`".contains(c)
+            })
             .map_or(rest.len(), |end| authority_start + end);
         match rest[authority_start..authority_end].rfind('@') {
             Some(userinfo_end) => {
@@ -71,7 +73,9 @@ mod tests {
     #[test]
     fn every_url_in_a_text_loses_its_userinfo() {
         assert_eq!(
-            urls_in_text("git fetch https://ci:SECRET@git.example.org/q.git failed: \"http://a:b@h\" x"),
+            urls_in_text(
+                "git fetch https://ci:SECRET@git.example.org/q.git failed: \"http://a:b@h\" x"
+            ),
             "git fetch https://***@git.example.org/q.git failed: \"http://***@h\" x"
         );
         assert_eq!(urls_in_text("no url here"), "no url here");

@@ -105,7 +105,12 @@ pub fn run_with(
             processes: lock
                 .leftovers()
                 .iter()
-                .map(|process| format!("{} (pid {}, test {})", process.command, process.pid, process.test))
+                .map(|process| {
+                    format!(
+                        "{} (pid {}, test {})",
+                        process.command, process.pid, process.test
+                    )
+                })
                 .collect(),
         });
     }

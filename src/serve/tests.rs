@@ -437,3 +437,46 @@ async fn a_cli_run_holding_the_workspace_makes_a_start_conflict() {
     );
     lock.release();
 }
+
+/// Every answer carries a correlation id; an error's body names it too, so a user quoting
+/// the error points at the service's log line.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_has_a_request_id_and_errors_name_it() {
+    let (_dir, state) = demo();
+    let response = router(state.clone())
+        .oneshot(get("/api/v1/no-such-thing"))
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let header = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("an x-request-id header")
+        .to_owned();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let body = json(&String::from_utf8_lossy(&body));
+    assert_eq!(body["request_id"], header.as_str(), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no such endpoint"))
+    );
+    // Two requests, two ids.
+    let other = router(state.clone())
+        .oneshot(get("/api/v1/health"))
+        .await
+        .expect("a response");
+    assert_eq!(other.status(), StatusCode::OK);
+    let other_id = other
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("an x-request-id header");
+    assert_ne!(other_id, header);
+}

@@ -272,3 +272,36 @@ fn browser_check(address: &str) {
     );
     eprintln!("dashboard screenshot: {}", shot.display());
 }
+
+/// A flood of idle connections past the limit does not keep a real client out (the idlest
+/// are closed for newcomers), and a client that never finishes its request head is cut off.
+#[test]
+fn idle_connections_past_the_limit_do_not_keep_clients_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = demo_workspace(dir.path(), "ws");
+    let server = serve_with(&demo, &["--max-connections", "16"]);
+    let idle: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect(&server.address).ok())
+        .collect();
+    assert!(idle.len() > 16, "only {} connections", idle.len());
+    let (status, body) = request(&server.address, "GET", "/api/v1/health", None, "");
+    assert_eq!(status, 200, "{body}\n{}", server.stderr());
+    // Most of the idle ones were closed to make room: reading them ends (EOF or reset).
+    let closed = idle
+        .into_iter()
+        .filter(|stream| {
+            stream
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .expect("timeout");
+            let mut byte = [0u8; 1];
+            match (&*stream).read(&mut byte) {
+                Ok(read) => read == 0,
+                Err(error) => !matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+            }
+        })
+        .count();
+    assert!(closed >= 150, "only {closed} idle connections were closed");
+}

@@ -66,7 +66,12 @@ fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {
-            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_owned();
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_owned();
             Some(state != "Z")
         })
         .unwrap_or(false)
@@ -165,7 +170,10 @@ fn test_processes_a_killed_carry_left_are_ended_by_the_next_run() {
         "{}",
         next.stderr
     );
-    assert!(gone_soon(escaped), "the dead run's test survived the next run");
+    assert!(
+        gone_soon(escaped),
+        "the dead run's test survived the next run"
+    );
 }
 
 #[test]
