@@ -65,6 +65,15 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Serve the HTTP API and dashboard, with an optional nightly schedule
     Serve(ServeArgs),
+    /// Check a workspace's state (store, lock, leftover processes, refs, a half-done promotion) and say what to do
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// Print the findings as JSON
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

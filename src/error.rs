@@ -16,11 +16,7 @@ use crate::render;
 pub(crate) enum Outcome {
     /// 0: done, nothing needs attention.
     Clean,
-    /// 3: done, and something needs a human (reserved for runs).
-    #[allow(
-        dead_code,
-        reason = "runs report attention; the graph commands never do"
-    )]
+    /// 3: done, and something needs a human (a run's conflict, a doctor's problem).
     Attention,
 }
 
@@ -104,6 +100,11 @@ impl CliError {
             source = cause.source();
         }
         anstream::eprintln!("{}", styled_error(&message));
+        if self.store_is_damaged() {
+            anstream::eprintln!(
+                "hint: the store .carry/carry.db is damaged; `carry doctor` says what to do (in short: move it aside and the next run starts a new one)"
+            );
+        }
         for hint in &self.hints {
             anstream::eprintln!("hint: {hint}");
         }
@@ -112,6 +113,20 @@ impl CliError {
             ErrorKind::Usage => ExitCode::from(2),
             ErrorKind::Interrupted => ExitCode::from(130),
         }
+    }
+}
+
+impl CliError {
+    /// Whether the cause, anywhere in its chain, is a damaged store.
+    fn store_is_damaged(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self.error.as_ref());
+        while let Some(error) = next {
+            if carry_adapters::store::is_damaged_store_error(error) {
+                return true;
+            }
+            next = error.source();
+        }
+        false
     }
 }
 

@@ -132,6 +132,48 @@ impl WorkspaceLock {
     }
 }
 
+/// Who holds the lock now, learnt without taking it for longer than a look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    /// No carry holds it; `stale` names a holder that died without clearing the file.
+    Free {
+        /// The dead holder the file still names.
+        stale: Option<LockHolder>,
+    },
+    /// A live carry holds it.
+    Held(Option<LockHolder>),
+    /// The lock file cannot be used (a directory in its place, a read-only `.carry/`).
+    Unusable(String),
+}
+
+/// Looks at the lock in `state_dir` without ending anything (unlike [`WorkspaceLock::acquire`]).
+pub fn inspect(state_dir: &Path) -> LockState {
+    let path = state_dir.join("lock");
+    if !path.exists() {
+        return LockState::Free { stale: None };
+    }
+    let file = OpenOptions::new().read(true).write(true).open(&path);
+    let mut file = match file {
+        Ok(file) => file,
+        Err(error) => return LockState::Unusable(format!("{}: {error}", path.display())),
+    };
+    let mut text = String::new();
+    let holder = file
+        .read_to_string(&mut text)
+        .ok()
+        .and_then(|_| serde_json::from_str::<LockHolder>(&text).ok());
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            LockState::Free { stale: holder }
+        }
+        Err(std::fs::TryLockError::WouldBlock) => LockState::Held(holder),
+        Err(std::fs::TryLockError::Error(error)) => {
+            LockState::Unusable(format!("{}: {error}", path.display()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -49,6 +49,100 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether SQLite says the database file is damaged (or is not a database at all): no
+    /// retry helps; `carry doctor` says what to do.
+    pub fn is_corrupt(&self) -> bool {
+        matches!(
+            self,
+            Self::Sql {
+                source: rusqlite::Error::SqliteFailure(failure, _),
+                ..
+            } if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            )
+        )
+    }
+}
+
+/// Whether `error` (one link of an error chain) says a store is damaged: a [`StoreError`]
+/// that [is corrupt](StoreError::is_corrupt), or SQLite's own error under a transparent
+/// wrapper.
+pub fn is_damaged_store_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(store) = error.downcast_ref::<StoreError>() {
+        return store.is_corrupt();
+    }
+    matches!(
+        error.downcast_ref::<rusqlite::Error>(),
+        Some(rusqlite::Error::SqliteFailure(failure, _)) if matches!(
+            failure.code,
+            rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+        )
+    )
+}
+
+/// What `carry doctor` learns of a store without changing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// No `carry.db` yet (no run has been made).
+    Missing,
+    /// It opens, its pages are sound.
+    Sound {
+        /// Its schema version.
+        version: i64,
+        /// The newest this build knows (a smaller `version` is migrated by the next command).
+        known: i64,
+        /// How many runs it records.
+        runs: i64,
+    },
+    /// It is newer than this build.
+    TooNew {
+        /// Its schema version.
+        version: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// SQLite finds it damaged, or cannot read it: what it says.
+    Damaged(String),
+}
+
+/// Examines the store in `state_dir` read-only: opens it, reads its version, and runs
+/// SQLite's `quick_check` over every page.
+pub fn inspect(state_dir: &Path) -> StoreHealth {
+    let path = state_dir.join("carry.db");
+    if !path.exists() {
+        return StoreHealth::Missing;
+    }
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let examine = || -> Result<StoreHealth, rusqlite::Error> {
+        let connection =
+            Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let version: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if version > known {
+            return Ok(StoreHealth::TooNew { version, known });
+        }
+        let mut check = connection.prepare("PRAGMA quick_check")?;
+        let problems: Vec<String> = check
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        if problems != ["ok"] {
+            return Ok(StoreHealth::Damaged(problems.join("; ")));
+        }
+        let runs = if version >= 1 {
+            connection.query_row("SELECT count(*) FROM runs", [], |row| row.get(0))?
+        } else {
+            0
+        };
+        Ok(StoreHealth::Sound {
+            version,
+            known,
+            runs,
+        })
+    };
+    examine().unwrap_or_else(|error| StoreHealth::Damaged(error.to_string()))
+}
+
 /// Each migration takes the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
     // 1: runs, journal, outcomes, positions, caches, results.
@@ -918,6 +1012,37 @@ mod tests {
             Store::open(dir.path()),
             Err(StoreError::TooNew { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn a_damaged_store_is_named_as_such() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert_eq!(inspect(dir.path()), StoreHealth::Missing);
+        let store = Store::open(dir.path()).expect("store");
+        store.start_run("r1", &"{}", None).expect("run");
+        drop(store);
+        assert!(matches!(
+            inspect(dir.path()),
+            StoreHealth::Sound { runs: 1, .. }
+        ));
+        // Garbage over the file's pages, past its header.
+        let path = dir.path().join("carry.db");
+        let _ = std::fs::remove_file(dir.path().join("carry.db-wal"));
+        let _ = std::fs::remove_file(dir.path().join("carry.db-shm"));
+        let mut bytes = std::fs::read(&path).expect("db");
+        for byte in bytes.iter_mut().skip(100) {
+            *byte = 0xA5;
+        }
+        std::fs::write(&path, bytes).expect("write");
+        assert!(
+            matches!(inspect(dir.path()), StoreHealth::Damaged(_)),
+            "{:?}",
+            inspect(dir.path())
+        );
+        let error = Store::open(dir.path())
+            .and_then(|store| store.runs(10).map(|_| ()))
+            .expect_err("a damaged store fails");
+        assert!(error.is_corrupt(), "{error:?}");
     }
 
     #[test]

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod debt;
+pub mod doctor;
 pub mod error;
 pub mod events;
 pub mod executor;

@@ -2,6 +2,7 @@
 
 mod debt;
 mod demo;
+mod doctor;
 mod fetch;
 mod graph;
 mod impact;
@@ -38,6 +39,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Promote(args) => promote::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
+        Command::Doctor(args) => doctor::run(&cli.global, args),
     }
 }
 

@@ -5,6 +5,7 @@
 mod support;
 
 mod debt;
+mod doctor;
 mod manifest_diagnostics;
 mod nightly;
 mod planner;
