@@ -49,4 +49,5 @@ mod series_memory;
 mod test_phase;
 pub mod trial;
 pub mod validate;
+pub mod webhooks;
 pub mod workspace;

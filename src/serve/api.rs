@@ -17,6 +17,11 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
+use super::schemas::Debt;
+use super::schemas::ErrorBody;
+use super::schemas::Health;
+use super::schemas::Order;
+use super::schemas::WorkspaceView;
 
 /// Runs blocking work (git, SQLite, files) off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(
@@ -106,12 +111,12 @@ fn project_id(graph: &WorkspaceGraph, name: &str) -> Result<carry_graph::Project
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/health", responses((status = 200, description = "the service is up")))]
+#[utoipa::path(get, path = "/api/v1/health", responses((status = 200, description = "the service is up", body = Health), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-#[utoipa::path(get, path = "/api/v1/workspace", responses((status = 200, description = "the workspace: projects, upstreams, series, features"), (status = 422, description = "the manifest does not validate")))]
+#[utoipa::path(get, path = "/api/v1/workspace", responses((status = 200, description = "the workspace: projects, upstreams, series, features", body = WorkspaceView), (status = 422, description = "the manifest does not validate", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn workspace(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
         let workspace = load(&state)?;
@@ -128,7 +133,7 @@ pub(crate) async fn workspace(State(state): State<AppState>) -> Result<Json<Valu
     .await
 }
 
-#[utoipa::path(get, path = "/api/v1/graph", responses((status = 200, description = "the graph with every series read")))]
+#[utoipa::path(get, path = "/api/v1/graph", responses((status = 200, description = "the graph with every series read", body = WorkspaceView), (status = 422, description = "the manifest does not validate", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn graph(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
         let workspace = load(&state)?;
@@ -143,7 +148,7 @@ pub(crate) async fn graph(State(state): State<AppState>) -> Result<Json<Value>, 
     .await
 }
 
-#[utoipa::path(get, path = "/api/v1/graph.svg", responses((status = 200, description = "the graph as a picture, projects coloured by their last outcome", content_type = "image/svg+xml")))]
+#[utoipa::path(get, path = "/api/v1/graph.svg", responses((status = 200, description = "the graph as a picture, projects coloured by their last outcome", body = String, content_type = "image/svg+xml"), (status = 422, description = "the manifest does not validate", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn graph_svg(
     State(state): State<AppState>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -166,7 +171,7 @@ pub(crate) async fn graph_svg(
     Ok((headers, svg))
 }
 
-#[utoipa::path(get, path = "/api/v1/order", params(("moved" = Option<String>, Query, description = "moved projects, repeated or comma-separated")), responses((status = 200, description = "{\"stages\": [[…], …]}"), (status = 404, description = "a moved project does not exist")))]
+#[utoipa::path(get, path = "/api/v1/order", params(("moved" = Option<String>, Query, description = "moved projects, repeated or comma-separated")), responses((status = 200, description = "the stages", body = Order), (status = 404, description = "a moved project does not exist", body = ErrorBody), (status = 422, description = "the manifest does not validate", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn order(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
@@ -189,7 +194,7 @@ pub(crate) async fn order(
     .await
 }
 
-#[utoipa::path(get, path = "/api/v1/impact/{project}", params(("project" = String, Path, description = "the project that moves"), ("to" = Option<String>, Query, description = "a ref or commit: answer with a trial rebase")), responses((status = 200, description = "what breaks"), (status = 404, description = "no such project or ref")))]
+#[utoipa::path(get, path = "/api/v1/impact/{project}", params(("project" = String, Path, description = "the project that moves"), ("to" = Option<String>, Query, description = "a ref or commit: answer with a trial rebase (needs the token)")), security((), ("bearer" = [])), responses((status = 200, description = "what breaks", body = serde_json::Value), (status = 401, description = "`to` needs the bearer token", body = ErrorBody), (status = 404, description = "no such project or ref", body = ErrorBody), (status = 422, description = "the manifest does not validate, or the project cannot be tried", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn impact(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -233,7 +238,7 @@ pub(crate) async fn impact(
     .await
 }
 
-#[utoipa::path(get, path = "/api/v1/debt", responses((status = 200, description = "every carried patch with its age, upstream state and deadline, overdue first")))]
+#[utoipa::path(get, path = "/api/v1/debt", responses((status = 200, description = "every carried patch with its age, upstream state and deadline, overdue first", body = Debt), (status = 422, description = "the manifest does not validate", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn debt(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
         let workspace = load(&state)?;

@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use carry_graph::workspace::UpstreamSource;
+use carry_orchestrator::webhooks::followers;
+use carry_orchestrator::webhooks::parse_push;
 use hmac::Mac as _;
-use serde_json::Value;
 use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
@@ -22,18 +22,13 @@ use super::api::blocking;
 use super::api::load;
 use super::error::ApiError;
 use super::runs::StartRequest;
+use super::schemas::ErrorBody;
+use super::schemas::HookAnswer;
 
 /// How long to wait for more pushes before starting the run.
 const COALESCE: Duration = Duration::from_secs(3);
 
-/// Where a push came from and what it moved.
-#[derive(Debug, PartialEq, Eq)]
-struct Push {
-    urls: Vec<String>,
-    reference: String,
-}
-
-#[utoipa::path(post, path = "/api/v1/hooks/upstream", request_body(content = String, description = "a GitHub or GitLab push event, or a Gerrit ref-updated event", content_type = "application/json"), responses((status = 202, description = "a run will start for the matching projects"), (status = 200, description = "no project follows that upstream ref"), (status = 400, description = "not a push event this service understands"), (status = 401, description = "the signature or token does not match"), (status = 403, description = "webhooks are off (no CARRY_HOOK_SECRET)")))]
+#[utoipa::path(post, path = "/api/v1/hooks/upstream", request_body(content = serde_json::Value, description = "a GitHub or GitLab push event, or a Gerrit ref-updated event", content_type = "application/json"), responses((status = 202, description = "a run will start for the matching projects", body = HookAnswer), (status = 200, description = "no project follows that upstream ref", body = HookAnswer), (status = 400, description = "not a push event this service understands", body = ErrorBody), (status = 401, description = "the signature or token does not match", body = ErrorBody), (status = 403, description = "webhooks are off (no CARRY_HOOK_SECRET)", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn upstream(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -46,31 +41,14 @@ pub(crate) async fn upstream(
         ));
     };
     verify(&headers, &body, &secret)?;
-    let payload: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
-    let push = parse(&headers, &payload)?;
+    let push = parse_push(&body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let matched = blocking({
         let state = state.clone();
         move || {
             let workspace = load(&state)?;
-            Ok(workspace
-                .manifest
-                .workspace
-                .projects
-                .values()
-                .filter(|p| {
-                    let url = match &p.upstream.source {
-                        UpstreamSource::Url(url) => url.as_str(),
-                        UpstreamSource::Path(path) => path.as_str(),
-                    };
-                    let reference = push
-                        .reference
-                        .trim_start_matches("refs/heads/")
-                        .trim_start_matches("refs/tags/");
-                    p.upstream.reference == reference
-                        && push.urls.iter().any(|u| same_repository(u, url))
-                })
-                .map(|p| p.name.to_string())
+            Ok(followers(&push, &workspace.manifest.workspace)
+                .into_iter()
+                .map(|name| name.to_string())
                 .collect::<Vec<_>>())
         }
     })
@@ -125,70 +103,6 @@ fn verify(headers: &HeaderMap, body: &[u8], secret: &str) -> Result<(), ApiError
     ))
 }
 
-fn parse(headers: &HeaderMap, payload: &Value) -> Result<Push, ApiError> {
-    let text = |v: &Value| v.as_str().map(str::to_owned);
-    if payload["type"] == "ref-updated" {
-        let update = &payload["refUpdate"];
-        let project = text(&update["project"])
-            .ok_or_else(|| ApiError::bad_request("ref-updated without refUpdate.project"))?;
-        let reference = text(&update["refName"])
-            .ok_or_else(|| ApiError::bad_request("ref-updated without refUpdate.refName"))?;
-        return Ok(Push {
-            urls: vec![project],
-            reference,
-        });
-    }
-    let reference =
-        text(&payload["ref"]).ok_or_else(|| ApiError::bad_request("a push event has a \"ref\""))?;
-    let mut urls = Vec::new();
-    for pointer in [
-        "/repository/clone_url",
-        "/repository/ssh_url",
-        "/repository/html_url",
-        "/repository/git_http_url",
-        "/repository/git_ssh_url",
-        "/project/git_http_url",
-        "/project/git_ssh_url",
-        "/project/web_url",
-    ] {
-        if let Some(url) = payload.pointer(pointer).and_then(Value::as_str) {
-            urls.push(url.to_owned());
-        }
-    }
-    if urls.is_empty() {
-        let event = headers
-            .get("x-github-event")
-            .or_else(|| headers.get("x-gitlab-event"));
-        return Err(ApiError::bad_request(format!(
-            "no repository URL in the payload (event {event:?})"
-        )));
-    }
-    Ok(Push { urls, reference })
-}
-
-/// Whether two git URLs name the same repository: scheme, user, `.git` and case of the host
-/// aside (`https://github.com/openvswitch/ovs.git` = `git@github.com:openvswitch/ovs`). A
-/// Gerrit project name matches a URL ending in it.
-fn same_repository(a: &str, b: &str) -> bool {
-    fn key(url: &str) -> String {
-        let url = url.trim().trim_end_matches('/').trim_end_matches(".git");
-        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-        let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
-        let rest = rest.replacen(':', "/", 1);
-        match rest.split_once('/') {
-            Some((host, path)) => format!("{}/{path}", host.to_lowercase()),
-            None => rest.to_lowercase(),
-        }
-    }
-    let (a, b) = (key(a), key(b));
-    if a == b {
-        return true;
-    }
-    // A Gerrit project name (`openstack/nova`) has no host: match it with a URL's path end.
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    !short.split('/').next().unwrap_or("").contains('.') && long.ends_with(&format!("/{short}"))
-}
-
 /// Adds projects to the pending set; the first push of a burst starts the timer.
 fn coalesce(state: &AppState, projects: BTreeSet<String>) {
     let Ok(mut pending) = state.pushed.lock() else {
@@ -220,49 +134,4 @@ fn coalesce(state: &AppState, projects: BTreeSet<String>) {
             tracing::warn!(?error, "a webhook run could not start");
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_of_one_repository_match_whatever_their_form() {
-        assert!(same_repository(
-            "https://github.com/openvswitch/ovs.git",
-            "git@github.com:openvswitch/ovs"
-        ));
-        assert!(same_repository(
-            "ssh://git@GitLab.com/qemu-project/qemu",
-            "https://gitlab.com/qemu-project/qemu.git/"
-        ));
-        assert!(same_repository(
-            "openstack/nova",
-            "https://opendev.org/openstack/nova"
-        ));
-        assert!(!same_repository(
-            "https://github.com/openvswitch/ovs",
-            "https://github.com/openvswitch/ovn"
-        ));
-    }
-
-    #[test]
-    fn pushes_from_each_provider_are_read() {
-        let github = json!({"ref": "refs/heads/main", "repository": {"clone_url": "https://github.com/openvswitch/ovs.git"}});
-        assert_eq!(
-            parse(&HeaderMap::new(), &github).expect("github").reference,
-            "refs/heads/main"
-        );
-        let gitlab = json!({"ref": "refs/heads/master", "project": {"git_http_url": "https://gitlab.com/qemu-project/qemu.git"}});
-        assert_eq!(
-            parse(&HeaderMap::new(), &gitlab).expect("gitlab").urls,
-            ["https://gitlab.com/qemu-project/qemu.git"]
-        );
-        let gerrit = json!({"type": "ref-updated", "refUpdate": {"project": "openstack/nova", "refName": "refs/heads/master"}});
-        assert_eq!(
-            parse(&HeaderMap::new(), &gerrit).expect("gerrit").urls,
-            ["openstack/nova"]
-        );
-        assert!(parse(&HeaderMap::new(), &json!({"zen": "hi"})).is_err());
-    }
 }

@@ -14,6 +14,7 @@ mod openapi;
 mod request_id;
 mod runs;
 mod schedule;
+mod schemas;
 pub(crate) mod server;
 mod svg;
 #[cfg(test)]

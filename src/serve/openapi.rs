@@ -1,5 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
+use super::schemas::ErrorBody;
 use axum::Json;
 use utoipa::OpenApi;
 
@@ -40,7 +41,7 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "this document")))]
+#[utoipa::path(get, path = "/api/v1/openapi.json", responses((status = 200, description = "this document", body = serde_json::Value), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

@@ -35,6 +35,11 @@ use super::AppState;
 use super::api::blocking;
 use super::api::load;
 use super::error::ApiError;
+use super::schemas::ErrorBody;
+use super::schemas::RunRequest;
+use super::schemas::RunStarted;
+use super::schemas::RunView;
+use super::schemas::Runs;
 
 /// How many events of a finished run are kept for late followers.
 const KEPT_EVENTS: usize = 10_000;
@@ -180,7 +185,7 @@ pub(crate) struct StartRequest {
     pub(crate) jobs: Option<u16>,
 }
 
-#[utoipa::path(post, path = "/api/v1/runs", request_body(content = String, description = "optional JSON: {\"projects\": [..], \"all\": bool, \"no_test\": bool, \"jobs\": n}", content_type = "application/json"), responses((status = 202, description = "started; the body names the run and its events"), (status = 400, description = "the body is not a run request"), (status = 401, description = "no or wrong bearer token"), (status = 409, description = "a run is going on (here or from the CLI)")))]
+#[utoipa::path(post, path = "/api/v1/runs", request_body(content = RunRequest, description = "what to run; an empty body runs everything that moved", content_type = "application/json"), security(("bearer" = [])), responses((status = 202, description = "started; the body names the run and its events", body = RunStarted), (status = 400, description = "the body is not a run request", body = ErrorBody), (status = 401, description = "no or wrong bearer token", body = ErrorBody), (status = 409, description = "a run is going on (here or from the CLI)", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 422, description = "the manifest does not validate", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -326,7 +331,7 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
     Ok(id)
 }
 
-#[utoipa::path(get, path = "/api/v1/runs", responses((status = 200, description = "recent runs, newest first, and the one going on")))]
+#[utoipa::path(get, path = "/api/v1/runs", responses((status = 200, description = "recent runs, newest first, and the one going on", body = Runs), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let active = state.runs.active();
     blocking(move || {
@@ -339,7 +344,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Value>, A
     .await
 }
 
-#[utoipa::path(get, path = "/api/v1/runs/{id}", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "the run's report (schema carry.run/v1), or its progress while it runs"), (status = 404, description = "no such run")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "the run's report (schema carry.run/v1), or its state while it runs", body = RunView), (status = 404, description = "no such run", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -386,7 +391,7 @@ pub(crate) async fn show(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/runs/{id}/events", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "server-sent events: the run's progress, ending with `finished`", content_type = "text/event-stream"), (status = 404, description = "no such run")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "server-sent events: the run's progress, ending with `finished`", body = String, content_type = "text/event-stream"), (status = 404, description = "no such run", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,

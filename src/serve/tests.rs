@@ -480,3 +480,75 @@ async fn every_answer_has_a_request_id_and_errors_name_it() {
         .expect("an x-request-id header");
     assert_ne!(other_id, header);
 }
+
+/// The OpenAPI document describes every body: each response of each operation has a
+/// schema, the operations that start work name the bearer scheme, and what the service
+/// answers validates against what the document says.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_describes_every_body_and_the_answers_match_it() {
+    let (_dir, state) = demo();
+    let (_, _, body) = call(&state, get("/api/v1/openapi.json")).await;
+    let document = json(&body);
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("operation") {
+            operations += 1;
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                let content = response["content"].as_object();
+                assert!(
+                    content.is_some_and(|c| c.values().all(|m| m.get("schema").is_some())),
+                    "{method} {path} {status} has no schema: {response}"
+                );
+            }
+            if let Some(request) = operation.get("requestBody") {
+                assert!(
+                    request["content"]
+                        .as_object()
+                        .is_some_and(|c| c.values().all(|m| m.get("schema").is_some())),
+                    "{method} {path}'s request body has no schema"
+                );
+            }
+        }
+    }
+    assert!(operations >= 13, "{operations} operations");
+    let security =
+        |path: &str, method: &str| document["paths"][path][method]["security"].to_string();
+    assert!(security("/api/v1/runs", "post").contains("bearer"));
+    assert!(security("/api/v1/impact/{project}", "get").contains("bearer"));
+    assert!(document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+
+    let validates = |path: &str, status: &str, answer: &serde_json::Value| {
+        let schema = &document["paths"][path]["get"]["responses"][status]["content"]["application/json"]
+            ["schema"];
+        let root = serde_json::json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": document["components"],
+            "allOf": [schema],
+        });
+        let validator = jsonschema::validator_for(&root).expect("a valid schema");
+        let errors: Vec<String> = validator
+            .iter_errors(answer)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "GET {path} {status}: {errors:?}\n{answer}"
+        );
+    };
+    for (path, uri) in [
+        ("/api/v1/health", "/api/v1/health"),
+        ("/api/v1/workspace", "/api/v1/workspace"),
+        ("/api/v1/graph", "/api/v1/graph"),
+        ("/api/v1/order", "/api/v1/order"),
+        ("/api/v1/debt", "/api/v1/debt"),
+        ("/api/v1/runs", "/api/v1/runs"),
+        ("/api/v1/impact/{project}", "/api/v1/impact/kernel"),
+    ] {
+        let (status, _, body) = call(&state, get(uri)).await;
+        assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+        validates(path, "200", &json(&body));
+    }
+    let (status, _, body) = call(&state, get("/api/v1/runs/no-such-run")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    validates("/api/v1/runs/{id}", "404", &json(&body));
+}

@@ -6,6 +6,7 @@ mod support;
 
 mod debt;
 mod doctor;
+mod fuzz_seeds;
 mod manifest_diagnostics;
 mod nightly;
 mod planner;
