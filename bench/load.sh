@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Load on a running `carry serve`: read endpoints at 64 connections with wrk, on the demo
-# workspace, and the server's memory over a 60-second run.
+# workspace; then health under wrk while a flood of idle connections (bench/flood.py, 5,000
+# at a time, against the default limit of 1,024) tries to starve the service; and the
+# server's memory over a long run.
 #
-#   bash bench/load.sh [SECONDS]      (default 60 for workspace, 15 for the others)
+#   bash bench/load.sh [SECONDS]      (default 60 for the long run, 15 for the others)
 #
 # Needs wrk (Debian's package). Prints requests a second, latency percentiles, errors, and
 # the server's resident memory at the start, middle and end of the long run.
@@ -26,9 +28,18 @@ load() {
   wrk -t2 -c64 -d"${seconds}s" --latency "http://127.0.0.1:7890$path" | grep -E 'Requests/sec|Latency  |50%|90%|99%|Non-2xx|Socket errors|requests in'
 }
 for path in /api/v1/graph /api/v1/order "/api/v1/runs/$RUN"; do load "$path" 15; done
+echo "== /api/v1/health during a flood of idle connections"
+python3 bench/flood.py 127.0.0.1:7890 --connections 5000 --seconds 25 &
+FLOOD=$!
+sleep 3
+load /api/v1/health 20
+wait "$FLOOD"
+echo "server open descriptors after the flood: $(ls /proc/$SERVER/fd | wc -l)"
 echo "server RSS before the long run: $(rss) KiB"
 ( sleep $((LONG / 2)); echo "server RSS halfway: $(rss) KiB" ) &
 HALF=$!
+# The long run: workspace reads and a flood together.
+python3 bench/flood.py 127.0.0.1:7890 --connections 5000 --seconds "$LONG" >/dev/null &
 load /api/v1/workspace "$LONG"
 wait "$HALF"
 echo "server RSS after: $(rss) KiB"

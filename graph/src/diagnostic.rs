@@ -44,7 +44,10 @@ impl Location {
         let end = clamp_to_char_boundary(text, span.end.clamp(start, text.len()));
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-        let line_text = text[line_start..line_end].trim_end_matches('\r');
+        // Only a CRLF's CR ends the line: stray CRs before it are part of the line, where a
+        // span may point (found by fuzzing: `x = 1\r\r\n`).
+        let raw_line = &text[line_start..line_end];
+        let line_text = raw_line.strip_suffix('\r').unwrap_or(raw_line);
         let line = text[..start].bytes().filter(|b| *b == b'\n').count() + 1;
         let column = text[line_start..start].chars().count() + 1;
         let hl_start = (start - line_start).min(line_text.len());
@@ -67,6 +70,22 @@ impl Location {
             .sum();
         let len = text[offset..].find('\n').unwrap_or(text.len() - offset);
         Self::from_span(file, text, offset..offset + len)
+    }
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::*;
+
+    /// A span on stray carriage returns points inside the line it shows.
+    #[test]
+    fn stray_carriage_returns_stay_in_the_line() {
+        let text = "a = 1\r\r\r\nb = 2\n";
+        let location = Location::from_span("carry.toml", text, 6..7);
+        assert_eq!((location.line, location.column), (1, 7));
+        assert_eq!(location.line_text, "a = 1\r\r");
+        assert!(location.column <= location.line_text.chars().count() + 1);
+        assert!(location.line_text.get(location.highlight.clone()).is_some());
     }
 }
 

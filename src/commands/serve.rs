@@ -82,7 +82,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
         let runs = state.runs.clone();
         let stopping = runs.clone();
         let limits = crate::serve::server::Limits {
-            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            max_connections: connection_limit(usize::try_from(args.max_connections).unwrap_or(usize::MAX)),
             ..crate::serve::server::Limits::default()
         };
         let app = crate::serve::router_with_timeout(
@@ -101,6 +101,36 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
         Ok::<_, CliError>(())
     })?;
     Ok(Outcome::Clean)
+}
+
+/// File descriptors kept for everything but client connections (the store, git, logs, test
+/// pipes).
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// The connection limit the process can honour: the open-file limit is raised to its hard
+/// ceiling (the soft default, often 1024, would run out first), and the limit kept under it.
+fn connection_limit(asked: usize) -> usize {
+    use nix::sys::resource::Resource;
+    use nix::sys::resource::getrlimit;
+    use nix::sys::resource::setrlimit;
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return asked;
+    };
+    let available = if setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    let room = usize::try_from(available.saturating_sub(RESERVED_DESCRIPTORS).max(16))
+        .unwrap_or(usize::MAX);
+    if asked > room {
+        tracing::warn!(
+            asked,
+            allowed = room,
+            "--max-connections is above what the open-file limit allows; using the lower"
+        );
+    }
+    asked.min(room)
 }
 
 fn resume_needed(workspace: &carry_orchestrator::workspace::LoadedWorkspace) -> bool {

@@ -368,6 +368,9 @@ impl<'a> Parser<'a> {
             return self.error(format!("bad hunk header '{header}'"));
         };
         self.at += 1;
+        // The counts are the file's word: a hunk cannot hold more lines than are left, so
+        // a header claiming billions reserves nothing (found by fuzzing: a capacity overflow).
+        let left = self.lines.len().saturating_sub(self.at);
         let mut hunk = Hunk {
             line,
             header: header
@@ -376,8 +379,8 @@ impl<'a> Parser<'a> {
                 .map_or_else(String::new, |h| format!("{h} @@")),
             old_start,
             new_start,
-            old: Vec::with_capacity(old_count),
-            new: Vec::with_capacity(new_count),
+            old: Vec::with_capacity(old_count.min(left)),
+            new: Vec::with_capacity(new_count.min(left)),
             leading: 0,
             trailing: 0,
         };
@@ -598,6 +601,15 @@ fn split_git_names(rest: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 mod tests {
     use super::*;
 
+    /// A hunk header's counts are not trusted for memory: a count of 2^64-1 is an error
+    /// about the hunk, not a capacity overflow (found by fuzzing).
+    #[test]
+    fn a_huge_hunk_count_is_an_error_not_an_allocation() {
+        let text = "--- a/x\n+++ b/x\n@@ -1,18446744073709551615 +1,18446744073709551615 @@\n x\n";
+        let lines: Vec<&[u8]> = text.as_bytes().split_inclusive(|b| *b == b'\n').collect();
+        assert!(parse(&lines, 1, 1).is_err());
+    }
+
     fn lines(text: &[u8]) -> Vec<&[u8]> {
         text.split_inclusive(|&b| b == b'\n').collect()
     }
@@ -673,3 +685,4 @@ mod tests {
         assert!(parse(&lines(broken), 1, 1).is_err());
     }
 }
+
