@@ -82,7 +82,9 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
         let runs = state.runs.clone();
         let stopping = runs.clone();
         let limits = crate::serve::server::Limits {
-            max_connections: connection_limit(usize::try_from(args.max_connections).unwrap_or(usize::MAX)),
+            max_connections: connection_limit(
+                usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            ),
             ..crate::serve::server::Limits::default()
         };
         let app = crate::serve::router_with_timeout(

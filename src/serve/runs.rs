@@ -36,6 +36,7 @@ use super::api::blocking;
 use super::api::load;
 use super::error::ApiError;
 use super::schemas::ErrorBody;
+use super::schemas::RunEventMessage;
 use super::schemas::RunRequest;
 use super::schemas::RunStarted;
 use super::schemas::RunView;
@@ -185,7 +186,7 @@ pub(crate) struct StartRequest {
     pub(crate) jobs: Option<u16>,
 }
 
-#[utoipa::path(post, path = "/api/v1/runs", request_body(content = RunRequest, description = "what to run; an empty body runs everything that moved", content_type = "application/json"), security(("bearer" = [])), responses((status = 202, description = "started; the body names the run and its events", body = RunStarted), (status = 400, description = "the body is not a run request", body = ErrorBody), (status = 401, description = "no or wrong bearer token", body = ErrorBody), (status = 409, description = "a run is going on (here or from the CLI)", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 422, description = "the manifest does not validate", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/runs", request_body(content = RunRequest, description = "what to run; an empty body runs everything that moved", content_type = "application/json"), security(("bearer" = [])), responses((status = 202, description = "started; the body names the run and its events", body = RunStarted), (status = 400, description = "the body is not a run request", body = ErrorBody), (status = 401, description = "no or wrong bearer token", body = ErrorBody), (status = 404, description = "a project named does not exist", body = ErrorBody), (status = 409, description = "a run is going on (here or from the CLI)", body = ErrorBody), (status = 413, description = "the body is too large", body = ErrorBody), (status = 422, description = "the manifest does not validate", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -391,7 +392,7 @@ pub(crate) async fn show(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/runs/{id}/events", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "server-sent events: the run's progress, ending with `finished`", body = String, content_type = "text/event-stream"), (status = 404, description = "no such run", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/events", params(("id" = String, Path, description = "a run id")), responses((status = 200, description = "server-sent events: the run's progress, ending with `finished`", body = RunEventMessage, content_type = "text/event-stream"), (status = 404, description = "no such run", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -116,3 +116,17 @@ pub(crate) struct HookAnswer {
     /// Why nothing starts, when nothing does.
     message: Option<String>,
 }
+
+/// One server-sent event of `GET /api/v1/runs/{id}/events`: its type in `event` and the
+/// event as JSON in `data` (`{"type": "finished", "run": ..., "status": ...}` ends the stream).
+#[derive(ToSchema)]
+pub(crate) struct RunEventMessage {
+    /// The event's type: `started`, `planned`, `fetching`, `rebasing`, `patch`, `reused`,
+    /// `test-started`, `test-finished`, `resuming`, `leftovers-ended`, `project-done`,
+    /// `finished`.
+    event: Option<String>,
+    /// The event as JSON.
+    data: String,
+    /// The event's id, when it has one.
+    id: Option<String>,
+}

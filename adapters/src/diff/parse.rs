@@ -685,4 +685,3 @@ mod tests {
         assert!(parse(&lines(broken), 1, 1).is_err());
     }
 }
-
