@@ -49,8 +49,9 @@ impl Location {
         let raw_line = &text[line_start..line_end];
         let line_text = raw_line.strip_suffix('\r').unwrap_or(raw_line);
         let line = text[..start].bytes().filter(|b| *b == b'\n').count() + 1;
-        let column = text[line_start..start].chars().count() + 1;
+        // A span on the line's ending (its CR) stands just past the text shown.
         let hl_start = (start - line_start).min(line_text.len());
+        let column = line_text[..hl_start].chars().count() + 1;
         let hl_end = (end.min(line_end) - line_start).clamp(hl_start, line_text.len());
         Self {
             file: file.to_owned(),
@@ -86,6 +87,9 @@ mod location_tests {
         assert_eq!(location.line_text, "a = 1\r\r");
         assert!(location.column <= location.line_text.chars().count() + 1);
         assert!(location.line_text.get(location.highlight.clone()).is_some());
+        // On the CR of a CRLF: just past the text.
+        let location = Location::from_span("carry.toml", "ab\r\ncd", 3..3);
+        assert_eq!((location.line, location.column, location.line_text.as_str()), (1, 3, "ab"));
     }
 }
 
