@@ -99,6 +99,8 @@ impl CliError {
             let _ = write!(message, ": {cause}");
             source = cause.source();
         }
+        // Whatever the chain quotes (a git command line, a URL), no credential is shown.
+        let message = carry_graph::redact::urls_in_text(&message);
         anstream::eprintln!("{}", styled_error(&message));
         if self.store_is_damaged() {
             anstream::eprintln!(

@@ -89,7 +89,10 @@ mod location_tests {
         assert!(location.line_text.get(location.highlight.clone()).is_some());
         // On the CR of a CRLF: just past the text.
         let location = Location::from_span("carry.toml", "ab\r\ncd", 3..3);
-        assert_eq!((location.line, location.column, location.line_text.as_str()), (1, 3, "ab"));
+        assert_eq!(
+            (location.line, location.column, location.line_text.as_str()),
+            (1, 3, "ab")
+        );
     }
 }
 

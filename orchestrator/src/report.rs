@@ -160,7 +160,9 @@ impl ProjectReport {
         Self {
             name: name.clone(),
             status: ProjectStatus::Error,
-            error: Some(error),
+            // Whatever the error quotes (a git command line, a URL), no credential reaches
+            // the report.
+            error: Some(carry_graph::redact::urls_in_text(&error).into_owned()),
             upstream,
             result: None,
             candidate_ref: None,

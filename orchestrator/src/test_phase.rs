@@ -84,7 +84,10 @@ impl ProjectReport {
             TestOutcome::Decided(test) => self.test = test,
             TestOutcome::CouldNotRun(why) => {
                 self.status = ProjectStatus::Error;
-                self.error = Some(format!("its test could not run: {why}"));
+                self.error = Some(format!(
+                    "its test could not run: {}",
+                    carry_graph::redact::urls_in_text(&why)
+                ));
                 self.test = TestReport::not_run(TestStatus::Failed, why);
             }
         }

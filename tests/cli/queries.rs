@@ -186,4 +186,16 @@ fn a_token_in_an_upstream_url_is_never_shown() {
         "{}",
         validate.stderr
     );
+    // A run (its fetch fails: no such host) at debug level: not in the report, not in an
+    // error, not in a log line.
+    let run = workspace.carry(&["-v", "run", "--json", "--no-test"]);
+    assert!(!run.stdout.contains("SECRET"), "{}", run.stdout);
+    assert!(!run.stderr.contains("SECRET"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("***@gitlab.example.org"),
+        "{}",
+        run.stderr
+    );
+    let report = workspace.carry(&["report", "--json"]);
+    assert!(!report.stdout.contains("SECRET"), "{}", report.stdout);
 }
