@@ -65,8 +65,17 @@ pub(crate) enum Command {
     Demo(DemoArgs),
     /// Serve the HTTP API and dashboard, with an optional nightly schedule
     Serve(ServeArgs),
+    /// List the open conflicts of the last run: key, patch and author, culprit and author, paths, since when
+    Conflicts(ConflictsArgs),
     /// Check a workspace's state (store, lock, leftover processes, refs, a half-done promotion) and say what to do
     Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConflictsArgs {
+    /// Print the conflicts as JSON
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod conflicts;
 pub mod debt;
 pub mod doctor;
 pub mod error;

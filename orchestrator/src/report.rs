@@ -162,7 +162,10 @@ impl ProjectReport {
             status: ProjectStatus::Error,
             // Whatever the error quotes (a git command line, a URL), no credential reaches
             // the report.
-            error: Some(carry_graph::redact::urls_in_text(&error).into_owned()),
+            error: Some(match carry_graph::redact::urls_in_text(&error) {
+                std::borrow::Cow::Borrowed(_) => error,
+                std::borrow::Cow::Owned(redacted) => redacted,
+            }),
             upstream,
             result: None,
             candidate_ref: None,

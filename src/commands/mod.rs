@@ -1,5 +1,6 @@
 //! One module per subcommand; each maps arguments to library calls and prints.
 
+mod conflicts;
 mod debt;
 mod demo;
 mod doctor;
@@ -40,6 +41,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
         Command::Doctor(args) => doctor::run(&cli.global, args),
+        Command::Conflicts(args) => conflicts::run(&cli.global, args),
     }
 }
 
