@@ -67,6 +67,8 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// List the open conflicts of the last run: key, patch and author, culprit and author, paths, since when
     Conflicts(ConflictsArgs),
+    /// Prepare a worktree to resolve a patch's conflict by hand (or --abort it)
+    Resolve(ResolveArgs),
     /// Check a workspace's state (store, lock, leftover processes, refs, a half-done promotion) and say what to do
     Doctor(DoctorArgs),
 }
@@ -76,6 +78,16 @@ pub(crate) struct ConflictsArgs {
     /// Print the conflicts as JSON
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ResolveArgs {
+    /// The patch in conflict, as PROJECT/PATCH (`carry conflicts` lists them)
+    #[arg(value_name = "PROJECT/PATCH")]
+    pub(crate) patch: String,
+    /// Drop the resolve: its worktree and notes go, nothing else changes
+    #[arg(long)]
+    pub(crate) abort: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,7 @@ pub mod queries;
 mod rebasing;
 pub mod refs;
 pub mod report;
+pub mod resolve;
 pub mod run;
 mod series_inputs;
 mod series_memory;

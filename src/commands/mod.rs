@@ -10,6 +10,7 @@ mod impact;
 mod order;
 mod promote;
 mod report;
+mod resolve;
 mod run;
 mod serve;
 mod validate;
@@ -42,6 +43,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Demo(args) => demo::run(&cli.global, args),
         Command::Doctor(args) => doctor::run(&cli.global, args),
         Command::Conflicts(args) => conflicts::run(&cli.global, args),
+        Command::Resolve(args) => resolve::run(&cli.global, args),
     }
 }
 

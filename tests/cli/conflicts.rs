@@ -60,3 +60,80 @@ fn open_conflicts_keep_their_key_and_say_since_when() {
         "{text}"
     );
 }
+
+/// `carry resolve` prepares a worktree under .carry/resolve/ at the candidate just before the
+/// patch, with diff3 markers and the index's conflict stages, and notes naming the culprit;
+/// a second resolve of the patch is refused naming the first; `--abort` leaves nothing; the
+/// user's checkout and branches never change.
+#[test]
+fn resolve_prepares_a_worktree_with_the_conflict_and_abort_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = demo_workspace(dir.path(), "ws");
+    assert_eq!(carry_in(&demo, &["run"]).code, 3);
+    let libvirt = demo.join("repos/libvirt");
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .expect("git");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let user_before = (
+        git(&libvirt, &["status", "--porcelain"]),
+        git(&libvirt, &["for-each-ref", "refs/heads", "refs/tags"]),
+    );
+
+    let started = carry_in(&demo, &["resolve", "libvirt/hostdev-vf"]);
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let worktree = demo.join(".carry/resolve/libvirt/hostdev-vf");
+    assert!(
+        started.stdout.contains(&worktree.display().to_string()),
+        "{}",
+        started.stdout
+    );
+    let file = std::fs::read_to_string(worktree.join("src/qemu/qemu_hostdev.c")).expect("file");
+    for marker in ["<<<<<<< ", "||||||| ", "=======", ">>>>>>> "] {
+        assert!(file.contains(marker), "no {marker} in\n{file}");
+    }
+    let stages = git(&worktree, &["ls-files", "-u"]);
+    assert_eq!(stages.lines().count(), 3, "{stages}");
+    let notes =
+        std::fs::read_to_string(demo.join(".carry/resolve/libvirt/hostdev-vf.txt")).expect("notes");
+    assert!(
+        notes.contains("culprit") && notes.contains("qemu: hostdev: rework"),
+        "{notes}"
+    );
+
+    let again = carry_in(&demo, &["resolve", "libvirt/hostdev-vf"]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("being resolved already"),
+        "{}",
+        again.stderr
+    );
+    let clean = carry_in(&demo, &["resolve", "qemu/vfio-sriov"]);
+    assert_eq!(clean.code, 2);
+    assert!(clean.stderr.contains("not in conflict"), "{}", clean.stderr);
+    let unknown = carry_in(&demo, &["resolve", "qemu/no-such-patch"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+
+    let aborted = carry_in(&demo, &["resolve", "--abort", "libvirt/hostdev-vf"]);
+    assert_eq!(aborted.code, 0, "{}", aborted.stderr);
+    assert!(!worktree.exists());
+    assert!(!demo.join(".carry/resolve/libvirt/hostdev-vf.json").exists());
+    assert_eq!(
+        git(&libvirt, &["worktree", "list"]).lines().count(),
+        1 + usize::from(demo.join(".carry/checkouts/libvirt").exists())
+    );
+    assert_eq!(
+        (
+            git(&libvirt, &["status", "--porcelain"]),
+            git(&libvirt, &["for-each-ref", "refs/heads", "refs/tags"]),
+        ),
+        user_before
+    );
+    let twice = carry_in(&demo, &["resolve", "--abort", "libvirt/hostdev-vf"]);
+    assert_eq!(twice.code, 2);
+}

@@ -144,6 +144,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Its name in reports: `applied`, `landed`, `conflict`, `blocked`, `error`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Applied { .. } => "applied",
+            Self::Landed { .. } => "landed",
+            Self::Conflict { .. } => "conflict",
+            Self::Blocked { .. } => "blocked",
+            Self::Error { .. } => "error",
+        }
+    }
+
     /// Whether later patches that depend on this one must be blocked.
     pub fn failed(&self) -> bool {
         matches!(
