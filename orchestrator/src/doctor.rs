@@ -48,7 +48,7 @@ impl Severity {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// What was checked: `manifest`, `store`, `lock`, `processes`, `runs`, `promotion`,
-    /// `refs`.
+    /// `refs`, `resolve`.
     pub check: &'static str,
     /// How much it matters.
     pub severity: Severity,
@@ -122,6 +122,7 @@ pub fn examine(root: &Path) -> DoctorReport {
         runs_and_promotion(&state, &lock, &mut findings);
     }
     refs(root, &repos, &mut findings);
+    resolves(&state, &mut findings);
     DoctorReport {
         schema: DOCTOR_SCHEMA,
         workspace: root.display().to_string(),
@@ -419,6 +420,48 @@ fn refs(root: &Path, repos: &[(String, String)], findings: &mut Vec<Finding>) {
                 ),
             ));
         }
+    }
+}
+
+/// Conflicts being resolved by hand (`carry resolve`), and any whose worktree is gone.
+fn resolves(state: &Path, findings: &mut Vec<Finding>) {
+    let Ok(projects) = std::fs::read_dir(state.join("resolve")) else {
+        return;
+    };
+    let mut sessions: Vec<(String, crate::resolve::ResolveSession)> = projects
+        .flatten()
+        .filter_map(|project| std::fs::read_dir(project.path()).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "json"))
+        .filter_map(|entry| {
+            let bytes = std::fs::read(entry.path()).ok()?;
+            let session = serde_json::from_slice(&bytes).ok()?;
+            Some((entry.path().display().to_string(), session))
+        })
+        .collect();
+    sessions.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, session) in sessions {
+        findings.push(if session.worktree.is_dir() {
+            Finding::ok(
+                "resolve",
+                format!(
+                    "{} is being resolved (since {}) in {}",
+                    session.patch,
+                    session.started_at,
+                    session.worktree.display()
+                ),
+            )
+        } else {
+            Finding::warning(
+                "resolve",
+                format!(
+                    "the resolve of {} lost its worktree {}",
+                    session.patch,
+                    session.worktree.display()
+                ),
+                format!("`carry resolve --abort {}` clears it", session.patch),
+            )
+        });
     }
 }
 
