@@ -431,7 +431,7 @@ fn resolves(state: &Path, findings: &mut Vec<Finding>) {
     let mut sessions: Vec<(String, crate::resolve::ResolveSession)> = projects
         .flatten()
         .filter_map(|project| std::fs::read_dir(project.path()).ok())
-        .flat_map(|entries| entries.flatten())
+        .flat_map(Iterator::flatten)
         .filter(|entry| entry.path().extension().is_some_and(|e| e == "json"))
         .filter_map(|entry| {
             let bytes = std::fs::read(entry.path()).ok()?;
