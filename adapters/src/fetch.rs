@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::cancel::Cancel;
 use crate::git::UPSTREAM_HEADS;
 use crate::git::UPSTREAM_TAGS;
 
@@ -20,6 +21,9 @@ pub enum FetchError {
     /// carry refuses to pass this to git.
     #[error("{0}")]
     Refused(String),
+    /// The run was asked to stop; the fetch was ended (git leaves no half-updated ref).
+    #[error("stopped")]
+    Cancelled,
     /// `git` ran and failed.
     #[error("`git {args}` failed: {stderr}")]
     Failed {
@@ -38,13 +42,19 @@ pub fn ensure_repository(repo: &Path) -> Result<bool, FetchError> {
     run(
         None,
         &["init", "--quiet", "--bare", &repo.to_string_lossy()],
+        &Cancel::new(),
     )?;
     Ok(true)
 }
 
 /// Fetches `reference` (a branch or tag) and every tag of `source` (a URL or a path) into
-/// `repo`; returns nothing, the refs say what arrived.
-pub fn fetch_upstream(repo: &Path, source: &str, reference: &str) -> Result<(), FetchError> {
+/// `repo`; returns nothing, the refs say what arrived. `cancel` ends the fetch at once.
+pub fn fetch_upstream(
+    repo: &Path,
+    source: &str,
+    reference: &str,
+    cancel: &Cancel,
+) -> Result<(), FetchError> {
     if source.starts_with('-') {
         return Err(FetchError::Refused(format!(
             "upstream '{source}' starts with '-', which git would read as an option"
@@ -60,7 +70,7 @@ pub fn fetch_upstream(repo: &Path, source: &str, reference: &str) -> Result<(), 
             args.push("--prune");
         }
         args.extend(["--", source, &heads, &tags]);
-        run(Some(repo), &args)
+        run(Some(repo), &args, cancel)
     };
     if name.starts_with("refs/") {
         return fetch(name, true);
@@ -78,7 +88,7 @@ pub fn fetch_upstream(repo: &Path, source: &str, reference: &str) -> Result<(), 
     }
 }
 
-fn run(dir: Option<&Path>, args: &[&str]) -> Result<(), FetchError> {
+fn run(dir: Option<&Path>, args: &[&str], cancel: &Cancel) -> Result<(), FetchError> {
     // A URL's userinfo (a token) never reaches a message: arguments and git's output alike.
     let secret = args
         .iter()
@@ -93,14 +103,42 @@ fn run(dir: Option<&Path>, args: &[&str]) -> Result<(), FetchError> {
         command.arg("-C").arg(dir);
     }
     // Never prompt on a terminal in the middle of a nightly run.
-    command.env("GIT_TERMINAL_PROMPT", "0").args(args);
-    let output = command.output().map_err(FetchError::Spawn)?;
-    if output.status.success() {
+    command
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().map_err(FetchError::Spawn)?;
+    // stderr is read on its own thread, so a talkative git never blocks on a full pipe while
+    // this one watches for a stop.
+    let reader = child.stderr.take().map(|mut stderr| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stderr, &mut text);
+            text
+        })
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(FetchError::Spawn)? {
+            break status;
+        }
+        if cancel.is_cancelled() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(FetchError::Cancelled);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let stderr = reader
+        .and_then(|thread| thread.join().ok())
+        .unwrap_or_default();
+    if status.success() {
         Ok(())
     } else {
         Err(FetchError::Failed {
             args: shown(&args.join(" ")),
-            stderr: shown(String::from_utf8_lossy(&output.stderr).trim()),
+            stderr: shown(String::from_utf8_lossy(&stderr).trim()),
         })
     }
 }
@@ -152,18 +190,46 @@ mod tests {
             if round == 1 {
                 git(&upstream, &["tag", "v1"]);
             }
-            fetch_upstream(&repo, &source, "main").unwrap_or_else(|e| panic!("fetch {round}: {e}"));
+            fetch_upstream(&repo, &source, "main", &Cancel::new())
+                .unwrap_or_else(|e| panic!("fetch {round}: {e}"));
             assert_eq!(
                 tip(&repo, "refs/carry/upstream/heads/main"),
                 tip(&upstream, "main"),
                 "after commit {round}"
             );
         }
-        fetch_upstream(&repo, &source, "v1").expect("a tag as the upstream ref");
+        fetch_upstream(&repo, &source, "v1", &Cancel::new()).expect("a tag as the upstream ref");
         assert_eq!(
             tip(&repo, "refs/carry/upstream/heads/v1^{commit}"),
             tip(&upstream, "v1^{commit}")
         );
+    }
+
+    /// A stop ends a fetch at once (here one that would wait on a server that never answers).
+    #[test]
+    fn a_cancelled_fetch_ends_at_once() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let repo = tmp.path().join("repo.git");
+        ensure_repository(&repo).expect("init");
+        // A listener that accepts and never answers: git waits on it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        let address = listener.local_addr().expect("address");
+        let cancel = Cancel::new();
+        let stopper = cancel.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            stopper.cancel();
+        });
+        let started = std::time::Instant::now();
+        let result = fetch_upstream(
+            &repo,
+            &format!("http://{address}/silent.git"),
+            "main",
+            &cancel,
+        );
+        assert!(matches!(result, Err(FetchError::Cancelled)), "{result:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        drop(listener);
     }
 
     /// A failed fetch quotes its command and git's words, never the token in the URL.
@@ -177,6 +243,7 @@ mod tests {
             &repo,
             "http://ci:SECRET-TOKEN@127.0.0.1:1/nfv/qemu.git",
             "main",
+            &Cancel::new(),
         )
         .expect_err("nothing to fetch from");
         let shown = error.to_string();

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use carry_adapters::cancel::Cancel;
 use carry_adapters::fetch;
 use carry_graph::ProjectName;
 use carry_graph::workspace::Project;
@@ -12,11 +13,13 @@ use crate::events::Progress;
 use crate::events::RunEvent;
 use crate::workspace::LoadedWorkspace;
 
-/// Fetches every selected project's upstream into its repository.
+/// Fetches every selected project's upstream into its repository; `cancel` ends the fetches
+/// going on and starts no more.
 pub fn fetch_all(
     workspace: &LoadedWorkspace,
     projects: &[ProjectName],
     progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Vec<(ProjectName, Result<(), fetch::FetchError>)> {
     let manifest = &workspace.manifest.workspace;
     let mut chosen: Vec<&Project> = manifest
@@ -35,10 +38,13 @@ pub fn fetch_all(
             let Some(project) = chosen.get(index) else {
                 return;
             };
+            if cancel.is_cancelled() {
+                return;
+            }
             progress.event(RunEvent::Fetching {
                 project: project.name.clone(),
             });
-            let result = fetch_project(&workspace.root, project);
+            let result = fetch_project(&workspace.root, project, cancel);
             results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -56,14 +62,14 @@ pub fn fetch_all(
 /// How many `git fetch` processes run at once.
 const PARALLEL_FETCHES: usize = 8;
 
-fn fetch_project(root: &Path, project: &Project) -> Result<(), fetch::FetchError> {
+fn fetch_project(root: &Path, project: &Project, cancel: &Cancel) -> Result<(), fetch::FetchError> {
     let repo = root.join(&project.repo);
     fetch::ensure_repository(&repo)?;
     let source = match &project.upstream.source {
         UpstreamSource::Url(url) => url.clone(),
         UpstreamSource::Path(path) => root.join(path).to_string_lossy().into_owned(),
     };
-    fetch::fetch_upstream(&repo, &source, &project.upstream.reference)
+    fetch::fetch_upstream(&repo, &source, &project.upstream.reference, cancel)
 }
 
 /// What workers pushed as `(index, result)`, in index order: the order they were queued,

@@ -165,7 +165,10 @@ fn run_locked(
     if !options.offline {
         let graph = WorkspaceGraph::from_manifest(manifest)?;
         let names: Vec<ProjectName> = selection(&graph, &options.projects).into_iter().collect();
-        for (project, result) in fetch_all(workspace, &names, progress) {
+        for (project, result) in fetch_all(workspace, &names, progress, &options.cancel) {
+            if matches!(result, Err(carry_adapters::fetch::FetchError::Cancelled)) {
+                continue;
+            }
             match result {
                 Ok(()) => store.journal(run_id, Step::Fetched, project.as_str(), "")?,
                 Err(error) => {
@@ -181,6 +184,9 @@ fn run_locked(
         }
     }
 
+    if options.cancelled() {
+        return Err(RunError::Cancelled);
+    }
     let started = std::time::Instant::now();
     let validation = validate(workspace);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis(), "validated");

@@ -9,7 +9,12 @@ pub(crate) fn run(global: &GlobalArgs, args: &FetchArgs) -> Result<Outcome, CliE
     let workspace = super::load(global)?;
     let projects = super::project_names(&workspace, &args.projects)?;
     let progress = crate::progress::for_terminal(global.quiet);
-    let results = carry_orchestrator::run::fetch_all(&workspace, &projects, progress.as_progress());
+    let results = carry_orchestrator::run::fetch_all(
+        &workspace,
+        &projects,
+        progress.as_progress(),
+        &carry_orchestrator::options::Cancel::new(),
+    );
     progress.finish();
     let mut failures = 0;
     for (project, result) in &results {

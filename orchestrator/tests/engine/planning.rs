@@ -42,8 +42,12 @@ fn a_run_executes_the_plan_a_dry_run_prints_and_touches_nothing_else() {
     upstream(dir, "base").commit_file("lib.c", "one\ntwo\nthree\n", "upstream moves");
     let loaded = load(dir);
     // The dry run reads upstream as last fetched, so fetch as the run will.
-    for (project, fetched) in carry_orchestrator::run::fetch_all(&loaded, &[], &Recorded::default())
-    {
+    for (project, fetched) in carry_orchestrator::run::fetch_all(
+        &loaded,
+        &[],
+        &Recorded::default(),
+        &carry_adapters::cancel::Cancel::new(),
+    ) {
         fetched.unwrap_or_else(|e| panic!("fetch {project}: {e}"));
     }
     let dry = carry_orchestrator::plan::plan(&loaded, &options()).expect("plan");
