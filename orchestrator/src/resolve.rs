@@ -185,15 +185,7 @@ pub fn start(
         })
         .or_else(|| project.upstream.as_ref().map(|u| u.to.clone()))
         .ok_or_else(|| ResolveError::UnknownPatch(patch.to_string()))?;
-    let repo = workspace.root.join(
-        &workspace
-            .manifest
-            .workspace
-            .projects
-            .get(&patch.project)
-            .ok_or_else(|| ResolveError::UnknownPatch(patch.to_string()))?
-            .repo,
-    );
+    let repo = project_repo(workspace, patch)?;
     let patch_commit = entry
         .from
         .clone()
@@ -291,15 +283,7 @@ pub fn abort(
 ) -> Result<ResolveSession, ResolveError> {
     let session = in_progress(workspace, patch)?
         .ok_or_else(|| ResolveError::NotInProgress(patch.to_string()))?;
-    let repo = workspace.root.join(
-        &workspace
-            .manifest
-            .workspace
-            .projects
-            .get(&patch.project)
-            .ok_or_else(|| ResolveError::UnknownPatch(patch.to_string()))?
-            .repo,
-    );
+    let repo = project_repo(workspace, patch)?;
     let target = session.worktree.to_string_lossy().into_owned();
     // The worktree may be gone already (removed by hand): prune then.
     if git(&repo, &["worktree", "remove", "--force", &target]).is_err() {
@@ -310,6 +294,17 @@ pub fn abort(
     let file = session_file(workspace, patch);
     std::fs::remove_file(&file).map_err(|source| ResolveError::Io { path: file, source })?;
     Ok(session)
+}
+
+/// The repository of `patch`'s project.
+fn project_repo(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<PathBuf, ResolveError> {
+    let project = workspace
+        .manifest
+        .workspace
+        .projects
+        .get(&patch.project)
+        .ok_or_else(|| ResolveError::UnknownPatch(patch.to_string()))?;
+    Ok(workspace.root.join(&project.repo))
 }
 
 /// Writes `bytes` to `path` whole or not at all (a temporary file renamed over it).

@@ -108,6 +108,17 @@ fn wait_with_deadline(child: &mut std::process::Child, limit: Duration) -> Optio
     panic!("carry did not stop within {limit:?}");
 }
 
+/// `carry run --offline` in `demo`, in the background.
+fn start_run(demo: &Path) -> std::process::Child {
+    hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
+        .current_dir(demo)
+        .args(["run", "--offline"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("carry run")
+}
+
 fn run_states(demo: &Path) -> Vec<RunState> {
     let store = Store::open(&demo.join(".carry")).expect("store");
     store
@@ -122,13 +133,7 @@ fn run_states(demo: &Path) -> Vec<RunState> {
 fn sigterm_stops_a_run_at_once_with_its_tests_and_the_next_run_resumes_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let demo = workspace_with_a_long_test(dir.path());
-    let mut run = hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
-        .current_dir(&demo)
-        .args(["run", "--offline"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("carry run");
+    let mut run = start_run(&demo);
     let escaped = escaped_pid(&demo);
     assert!(alive(escaped));
     signal(run.id(), "TERM");
@@ -149,13 +154,7 @@ fn sigterm_stops_a_run_at_once_with_its_tests_and_the_next_run_resumes_it() {
 fn test_processes_a_killed_carry_left_are_ended_by_the_next_run() {
     let dir = tempfile::tempdir().expect("temp dir");
     let demo = workspace_with_a_long_test(dir.path());
-    let mut run = hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
-        .current_dir(&demo)
-        .args(["run", "--offline"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("carry run");
+    let mut run = start_run(&demo);
     let escaped = escaped_pid(&demo);
     signal(run.id(), "KILL");
     let _ = run.wait();
