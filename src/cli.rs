@@ -86,8 +86,11 @@ pub(crate) struct ResolveArgs {
     #[arg(value_name = "PROJECT/PATCH")]
     pub(crate) patch: String,
     /// Drop the resolve: its worktree and notes go, nothing else changes
-    #[arg(long)]
+    #[arg(long, conflicts_with = "continue_")]
     pub(crate) abort: bool,
+    /// Record the resolution made in the worktree (no markers may remain), then run the project again, and what depends on it, with it
+    #[arg(long = "continue", id = "continue_")]
+    pub(crate) continue_: bool,
 }
 
 #[derive(Debug, Args)]

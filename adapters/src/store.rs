@@ -241,6 +241,21 @@ const MIGRATIONS: &[&str] = &[
     "DROP TABLE upstream_positions;",
     // 5: each run's report holds its projects' outcomes; nothing read this copy of them.
     "DROP TABLE project_outcomes;",
+    // 6: conflict resolutions a human recorded, one row a conflict region, keyed by the
+    // region's three images so a later merge meeting the same region finds it.
+    "CREATE TABLE resolutions (
+        project TEXT NOT NULL,
+        patch TEXT NOT NULL,
+        path TEXT NOT NULL,
+        upstream BLOB NOT NULL,
+        base BLOB NOT NULL,
+        patch_side BLOB NOT NULL,
+        resolved BLOB NOT NULL,
+        conflict_key TEXT NOT NULL,
+        run TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (project, patch, path, upstream, base, patch_side)
+     );",
 ];
 
 /// A step of a run, as its journal keeps it: what a killed run had finished, which the next
@@ -523,11 +538,11 @@ impl Store {
             what: "run report",
             source,
         })?;
-        let path = self.path.clone();
+        let database = self.path.clone();
         let sql = |action| {
-            let path = path.clone();
+            let database = database.clone();
             move |source| StoreError::Sql {
-                path,
+                path: database,
                 action,
                 source,
             }
@@ -877,6 +892,90 @@ impl Store {
             )
             .map_err(self.sql("remembering a landed patch"))?;
         Ok(())
+    }
+
+    /// Records a human's resolution of one patch's conflict, every region of it or none.
+    pub fn save_resolutions(
+        &mut self,
+        project: &str,
+        patch: &str,
+        conflict_key: &str,
+        run: &str,
+        hunks: &[crate::rebase::resolutions::HunkResolution],
+    ) -> Result<(), StoreError> {
+        let database = self.path.clone();
+        let sql = |action| {
+            let database = database.clone();
+            move |source| StoreError::Sql {
+                path: database,
+                action,
+                source,
+            }
+        };
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(sql("recording a resolution"))?;
+        let recorded_at = now();
+        for hunk in hunks {
+            transaction
+                .execute(
+                    "INSERT OR REPLACE INTO resolutions
+                     (project, patch, path, upstream, base, patch_side, resolved, conflict_key, run, recorded_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        project,
+                        patch,
+                        hunk.path,
+                        hunk.upstream,
+                        hunk.base,
+                        hunk.patch,
+                        hunk.resolved,
+                        conflict_key,
+                        run,
+                        recorded_at
+                    ],
+                )
+                .map_err(sql("recording a resolution"))?;
+        }
+        transaction.commit().map_err(sql("recording a resolution"))
+    }
+
+    /// Every resolution recorded for `project`'s patches, by patch name, oldest first.
+    pub fn resolutions_of(
+        &self,
+        project: &str,
+    ) -> Result<
+        std::collections::HashMap<String, Vec<crate::rebase::resolutions::HunkResolution>>,
+        StoreError,
+    > {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT patch, path, upstream, base, patch_side, resolved FROM resolutions
+                 WHERE project = ?1 ORDER BY recorded_at, rowid",
+            )
+            .map_err(self.sql("reading resolutions"))?;
+        let rows = statement
+            .query_map(params![project], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    crate::rebase::resolutions::HunkResolution {
+                        path: row.get(1)?,
+                        upstream: row.get(2)?,
+                        base: row.get(3)?,
+                        patch: row.get(4)?,
+                        resolved: row.get(5)?,
+                    },
+                ))
+            })
+            .map_err(self.sql("reading resolutions"))?;
+        let mut found: std::collections::HashMap<String, Vec<_>> = std::collections::HashMap::new();
+        for row in rows {
+            let (patch, hunk) = row.map_err(self.sql("reading resolutions"))?;
+            found.entry(patch).or_default().push(hunk);
+        }
+        Ok(found)
     }
 
     /// Every landed patch a promotion dropped, oldest first.

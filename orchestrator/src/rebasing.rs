@@ -303,6 +303,13 @@ fn prepare(work: &ProjectWork<'_>) -> Result<Prepared, ProjectReport> {
                 },
             )
             .collect(),
+        resolutions: work.store.resolutions_of(name.as_str()).map_err(|error| {
+            ProjectReport::error(
+                name,
+                None,
+                format!("reading its recorded resolutions: {error}"),
+            )
+        })?,
     };
     Ok(Prepared {
         repo,
@@ -516,6 +523,18 @@ fn rebase_key(project: &ProjectName, request: &RebaseRequest, skip_first_bad: bo
         }
         for needed in &patch.needs {
             hash.update(format!("\0?{needed}").as_bytes());
+        }
+    }
+    // A resolution recorded since changes what a conflict becomes.
+    let mut names: Vec<&String> = request.resolutions.keys().collect();
+    names.sort();
+    for name in names {
+        for hunk in &request.resolutions[name] {
+            hash.update(format!("\0={name}\0{}\0", hunk.path).as_bytes());
+            for side in [&hunk.upstream, &hunk.base, &hunk.patch, &hunk.resolved] {
+                hash.update(&(side.len() as u64).to_le_bytes());
+                hash.update(side);
+            }
         }
     }
     hash.digest().to_string()

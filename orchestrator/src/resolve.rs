@@ -77,6 +77,15 @@ pub enum ResolveError {
         /// Its worktree.
         worktree: PathBuf,
     },
+    /// Conflict markers are still in the files.
+    #[error("conflict markers remain at {}; resolve them (or `carry resolve --abort`)", .0.join(", "))]
+    MarkersRemain(Vec<String>),
+    /// The resolution cannot be read region by region.
+    #[error(transparent)]
+    Extract(#[from] carry_adapters::rebase::resolutions::ExtractError),
+    /// The resolution could not be recorded.
+    #[error(transparent)]
+    Store(#[from] carry_adapters::store::StoreError),
     /// No resolve of this patch is going on.
     #[error("no resolve of {0} is going on")]
     NotInProgress(String),
@@ -227,6 +236,15 @@ pub fn start(
         });
     }
 
+    // What git left, markers and all: the preimage a resolution is read against.
+    let preimages = preimage_dir(&dir, patch);
+    for path in &conflicted {
+        let bytes = std::fs::read(worktree.join(path)).map_err(|source| ResolveError::Io {
+            path: worktree.join(path),
+            source,
+        })?;
+        write(&preimages.join(path), &bytes)?;
+    }
     let notes = dir.join(format!("{}.txt", patch.name));
     let mut text = format!(
         "Resolving {patch} (\"{}\") from run {}\nits commit: {patch_commit}\nstarting from: {before} (the candidate just before it)\nconflicting paths: {}\n",
@@ -291,9 +309,72 @@ pub fn abort(
         let _ = git(&repo, &["worktree", "prune"]);
     }
     let _ = std::fs::remove_file(&session.notes);
+    let _ = std::fs::remove_dir_all(preimage_dir(&session_dir(workspace, patch), patch));
     let file = session_file(workspace, patch);
     std::fs::remove_file(&file).map_err(|source| ResolveError::Io { path: file, source })?;
     Ok(session)
+}
+
+/// What `--continue` recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The session it ended.
+    pub session: ResolveSession,
+    /// How many conflict regions were recorded.
+    pub regions: usize,
+}
+
+/// Records the resolution made in `patch`'s worktree, region by region, then drops the
+/// worktree; refuses while conflict markers remain. The store takes the whole resolution or
+/// none of it.
+pub fn record(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<Recorded, ResolveError> {
+    let session = in_progress(workspace, patch)?
+        .ok_or_else(|| ResolveError::NotInProgress(patch.to_string()))?;
+    let preimages = preimage_dir(&session_dir(workspace, patch), patch);
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| ResolveError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let mut remaining = Vec::new();
+    let mut resolved = Vec::new();
+    for path in &session.conflicted {
+        let now = read(&session.worktree.join(path))?;
+        remaining.extend(
+            carry_adapters::rebase::resolutions::marker_lines(&now)
+                .into_iter()
+                .map(|line| format!("{path}:{line}")),
+        );
+        resolved.push((path, now));
+    }
+    if !remaining.is_empty() {
+        return Err(ResolveError::MarkersRemain(remaining));
+    }
+    let mut hunks = Vec::new();
+    for (path, now) in &resolved {
+        let before = read(&preimages.join(path))?;
+        hunks.extend(carry_adapters::rebase::resolutions::extract(
+            path, &before, now,
+        )?);
+    }
+    let mut store = carry_adapters::store::Store::open(&workspace.state_dir())?;
+    store.save_resolutions(
+        patch.project.as_str(),
+        patch.name.as_str(),
+        &session.key,
+        &session.run,
+        &hunks,
+    )?;
+    let session = abort(workspace, patch)?;
+    Ok(Recorded {
+        session,
+        regions: hunks.len(),
+    })
+}
+
+fn preimage_dir(dir: &Path, patch: &PatchRef) -> PathBuf {
+    dir.join(format!("{}.pre", patch.name))
 }
 
 /// The repository of `patch`'s project.

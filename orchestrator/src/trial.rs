@@ -174,6 +174,7 @@ pub fn trial(
                 needs: Vec::new(),
             })
             .collect(),
+        resolutions: std::collections::HashMap::new(),
     };
     // The cache is read, never written: a trial records nothing.
     let mut cache = Store::open(&workspace.state_dir())

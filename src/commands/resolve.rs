@@ -17,6 +17,24 @@ pub(crate) fn run(global: &GlobalArgs, args: &ResolveArgs) -> Result<Outcome, Cl
             args.patch
         ))
     })?;
+    if args.continue_ {
+        let recorded = carry_orchestrator::resolve::record(&workspace, &patch).map_err(failure)?;
+        anstream::eprintln!(
+            "recorded the resolution of {} ({} conflict region{}); running {} and what depends on it with it",
+            recorded.session.patch,
+            recorded.regions,
+            if recorded.regions == 1 { "" } else { "s" },
+            patch.project
+        );
+        let options = carry_orchestrator::run::RunOptions {
+            projects: vec![patch.project.clone()],
+            jobs: 1,
+            ..carry_orchestrator::run::RunOptions::default()
+        };
+        let report = super::run::execute(global, &workspace, &options)?;
+        super::run::print_report(&report, false, false)?;
+        return Ok(super::run::outcome(&report));
+    }
     if args.abort {
         let session = carry_orchestrator::resolve::abort(&workspace, &patch).map_err(failure)?;
         anstream::println!(
@@ -42,9 +60,10 @@ pub(crate) fn run(global: &GlobalArgs, args: &ResolveArgs) -> Result<Outcome, Cl
         }
     }
     text.push_str(&format!(
-        "  the culprit and the upstream commits that touched these paths: {}\nnext: edit the files (or `git -C {} mergetool`) and `git add` them; `carry resolve --abort {}` drops it all\n",
+        "  the culprit and the upstream commits that touched these paths: {}\nnext: edit the files (or `git -C {} mergetool`), then `carry resolve --continue {}` records the resolution and runs again with it; `carry resolve --abort {}` drops it all\n",
         session.notes.display(),
         session.worktree.display(),
+        session.patch,
         session.patch
     ));
     anstream::print!("{text}");
@@ -56,6 +75,9 @@ fn failure(error: ResolveError) -> CliError {
         ResolveError::UnknownPatch(_)
         | ResolveError::NotInConflict { .. }
         | ResolveError::NotInProgress(_) => CliError::usage(error.to_string()),
+        ResolveError::MarkersRemain(_) | ResolveError::Extract(_) => {
+            CliError::failure(error.to_string())
+        }
         other => CliError::new(ErrorKind::Failure, other),
     }
 }

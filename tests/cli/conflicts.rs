@@ -137,3 +137,116 @@ fn resolve_prepares_a_worktree_with_the_conflict_and_abort_leaves_nothing() {
     let twice = carry_in(&demo, &["resolve", "--abort", "libvirt/hostdev-vf"]);
     assert_eq!(twice.code, 2);
 }
+
+/// A resolution made once in the worktree is recorded region by region and re-applied in
+/// memory: the patch applies, what it blocked runs and is tested, and the rebased tree is the
+/// one git makes by cherry-picking the patch and writing the same resolution; a later run
+/// re-applies it again. Markers left in are refused, each at file:line.
+#[test]
+fn a_recorded_resolution_is_reapplied_and_gives_the_tree_git_gives() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = demo_workspace(dir.path(), "ws");
+    assert_eq!(carry_in(&demo, &["run"]).code, 3);
+    assert_eq!(carry_in(&demo, &["resolve", "libvirt/hostdev-vf"]).code, 0);
+    let worktree = demo.join(".carry/resolve/libvirt/hostdev-vf");
+    let file = worktree.join("src/qemu/qemu_hostdev.c");
+
+    let early = carry_in(&demo, &["resolve", "--continue", "libvirt/hostdev-vf"]);
+    assert_eq!(early.code, 1);
+    assert!(
+        early
+            .stderr
+            .contains("markers remain at src/qemu/qemu_hostdev.c:"),
+        "{}",
+        early.stderr
+    );
+
+    let merged = std::fs::read_to_string(&file).expect("file");
+    let start = merged.find("<<<<<<< ").expect("a conflict");
+    let end = merged[start..]
+        .find(">>>>>>> ")
+        .map(|i| start + i)
+        .expect("its end");
+    let end = end + merged[end..].find('\n').expect("line") + 1;
+    let resolution = "    return qemuHostdevPCIAddress(x) + 4 + vf_token;\n";
+    let resolved = format!("{}{resolution}{}", &merged[..start], &merged[end..]);
+    std::fs::write(&file, &resolved).expect("write");
+    let recorded = carry_in(&demo, &["resolve", "--continue", "libvirt/hostdev-vf"]);
+    // 3: the run needs a look (a resolution re-applied is marked for review).
+    assert_eq!(recorded.code, 3, "{}", recorded.stderr);
+    assert!(
+        recorded.stderr.contains("recorded the resolution"),
+        "{}",
+        recorded.stderr
+    );
+    let recorded = carry_in(&demo, &["report", "--json"]);
+    let report = json(&recorded.stdout);
+    let patch = report["projects"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "libvirt"))
+        .and_then(|p| p["patches"].as_array())
+        .and_then(|p| p.iter().find(|p| p["id"] == "libvirt/hostdev-vf"))
+        .cloned()
+        .expect("the patch in the report");
+    assert_eq!(patch["outcome"], "applied", "{patch}");
+    assert!(
+        patch["notes"].to_string().contains("resolution recorded"),
+        "{patch}"
+    );
+    let nova = report["projects"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "nova"))
+        .cloned()
+        .expect("nova");
+    assert_eq!(
+        nova["test"]["status"], "passed",
+        "what the conflict blocked runs: {nova}"
+    );
+    assert!(!worktree.exists(), "the worktree goes once recorded");
+
+    // git, as the oracle: cherry-pick the patch where carry put it, write the same
+    // resolution, and compare trees.
+    let libvirt = demo.join("repos/libvirt");
+    let git = |dir: &std::path::Path, args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("git");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let rebased = patch["to"].as_str().expect("its new commit").to_owned();
+    let original = patch["from"].as_str().expect("its commit").to_owned();
+    let scratch = dir.path().join("oracle");
+    git(
+        &libvirt,
+        &[
+            "worktree",
+            "add",
+            "--detach",
+            &scratch.display().to_string(),
+            &format!("{rebased}^"),
+        ],
+    );
+    git(&scratch, &["cherry-pick", "--no-commit", &original]);
+    std::fs::write(scratch.join("src/qemu/qemu_hostdev.c"), &resolved).expect("write");
+    git(&scratch, &["add", "-A"]);
+    assert_eq!(
+        git(&scratch, &["write-tree"]),
+        git(&libvirt, &["rev-parse", &format!("{rebased}^{{tree}}")]),
+        "carry's resolved tree is git's"
+    );
+
+    // A later run redoes everything and re-applies it again.
+    let again = json(&carry_in(&demo, &["run", "--all", "--fresh", "--json"]).stdout);
+    let applied = again["projects"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "libvirt"))
+        .and_then(|p| p["patches"].as_array())
+        .and_then(|p| p.iter().find(|p| p["id"] == "libvirt/hostdev-vf"))
+        .map(|p| p["outcome"].clone());
+    assert_eq!(applied, Some(serde_json::json!("applied")));
+}

@@ -121,7 +121,7 @@ fn merge_optional(base: &Content, ours: &Content, theirs: &Content) -> Option<Co
             match merge_text(base.as_ref().unwrap_or(&empty), o, t) {
                 Ok(TextMerge::Clean(merged)) => Some(Some(merged)),
                 // Too large for a text merge is a conflict in git too.
-                Ok(TextMerge::Conflict(_)) | Err(_) => None,
+                Ok(TextMerge::Conflict(..)) | Err(_) => None,
             }
         }
         _ => None,

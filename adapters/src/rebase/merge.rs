@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use super::ahead::Ahead;
+use super::resolutions::Resolver;
 use crate::git::GitError;
 
 /// One side's view of a path: what kind of entry, which object.
@@ -148,6 +149,7 @@ pub(crate) fn merge_changes(
     changes: &[PathChange],
     onto: &Tree<'_>,
     ahead: Option<&Ahead>,
+    resolver: Option<&Resolver>,
 ) -> Result<TreeMerge, GitError> {
     // A patch that deletes one path and adds another may be renaming: if upstream changed what
     // it deletes, or has the path it adds, the rename-following merge decides, as `ort`
@@ -193,7 +195,15 @@ pub(crate) fn merge_changes(
         if change.before.is_some() && change.after.is_none() && ours.is_none() {
             return Ok(TreeMerge::NeedsRenames);
         }
-        match merge_path(repo, change.before, ours, change.after, &change.path, ahead)? {
+        match merge_path(
+            repo,
+            change.before,
+            ours,
+            change.after,
+            &change.path,
+            ahead,
+            resolver,
+        )? {
             PathMerge::Keep => {}
             // Where upstream made a file on the way to a path the patch adds, `build` finds
             // the file/directory conflict that libgit2's tree update would quietly resolve.
@@ -310,6 +320,7 @@ pub(crate) fn merge_path(
     theirs: Option<Entry>,
     path: &str,
     ahead: Option<&Ahead>,
+    resolver: Option<&Resolver>,
 ) -> Result<PathMerge, GitError> {
     let conflict = |kind| {
         PathMerge::Conflict(PathConflict {
@@ -407,7 +418,16 @@ pub(crate) fn merge_path(
                         .map_err(GitError::git("writing a merged blob"))?;
                     Ok(PathMerge::Set(Entry { id, mode }))
                 }
-                TextMerge::Conflict(hunks) => Ok(PathMerge::Conflict(PathConflict {
+                TextMerge::Conflict(_, diff3)
+                    if base.is_some()
+                        && let Some(resolved) = resolver.and_then(|r| r.resolve(path, &diff3)) =>
+                {
+                    let id = repo
+                        .blob(&resolved)
+                        .map_err(GitError::git("writing a resolved blob"))?;
+                    Ok(PathMerge::Set(Entry { id, mode }))
+                }
+                TextMerge::Conflict(hunks, _) => Ok(PathMerge::Conflict(PathConflict {
                     path: path.to_owned(),
                     kind: if base.is_some() {
                         ConflictKind::Content
@@ -431,7 +451,9 @@ pub(crate) fn is_binary(data: &[u8]) -> bool {
 /// A text merge's result.
 pub(crate) enum TextMerge {
     Clean(Vec<u8>),
-    Conflict(Vec<ConflictHunk>),
+    /// The conflicting hunks (cut for reports) and the whole diff3-style text, markers and
+    /// all, from which a recorded resolution is spliced.
+    Conflict(Vec<ConflictHunk>, Vec<u8>),
 }
 
 /// Three-way merge of file contents exactly as git's `ort` makes it: git's own xdiff merge
@@ -457,7 +479,10 @@ pub(crate) fn merge_text(
         theirs,
         &carry_xdiff::Options::ort().with_style(carry_xdiff::Style::Diff3),
     )?;
-    Ok(TextMerge::Conflict(parse_conflict_hunks(&with_base.text)))
+    Ok(TextMerge::Conflict(
+        parse_conflict_hunks(&with_base.text),
+        with_base.text,
+    ))
 }
 
 /// How many lines of each side a reported hunk keeps.
@@ -543,7 +568,7 @@ mod tests {
         let (base, upstream, patch) = (text(&base), text(&upstream), text(&patch));
         assert!(matches!(
             merged(base.as_bytes(), upstream.as_bytes(), patch.as_bytes()),
-            TextMerge::Conflict(_)
+            TextMerge::Conflict(..)
         ));
     }
 
@@ -554,7 +579,7 @@ mod tests {
         let theirs = b"a\nb\nc\nd\nE\n";
         match merged(base, ours, theirs) {
             TextMerge::Clean(merged) => assert_eq!(merged, b"A\nb\nc\nd\nE\n"),
-            TextMerge::Conflict(_) => panic!("expected a clean merge"),
+            TextMerge::Conflict(..) => panic!("expected a clean merge"),
         }
     }
 
@@ -564,7 +589,10 @@ mod tests {
         let base = b"a\nb\nc\nd\n";
         let ours = b"a\nB\nc\nd\n";
         let theirs = b"a\nb\nC\nd\n";
-        assert!(matches!(merged(base, ours, theirs), TextMerge::Conflict(_)));
+        assert!(matches!(
+            merged(base, ours, theirs),
+            TextMerge::Conflict(..)
+        ));
     }
 
     #[test]
@@ -573,7 +601,7 @@ mod tests {
         let ours = b"a\nUP\nc\n";
         let theirs = b"a\nPATCH\nc\n";
         match merged(base, ours, theirs) {
-            TextMerge::Conflict(hunks) => {
+            TextMerge::Conflict(hunks, _) => {
                 assert_eq!(hunks.len(), 1);
                 assert_eq!(hunks[0].base, ["b"]);
                 assert_eq!(hunks[0].upstream, ["UP"]);

@@ -16,6 +16,7 @@ pub mod landed;
 pub mod merge;
 mod patch_id;
 mod renames;
+pub mod resolutions;
 mod tree_diff;
 mod verdicts;
 
@@ -99,6 +100,9 @@ pub struct RebaseRequest {
     pub onto: Oid,
     /// The patches, in order.
     pub patches: Vec<PatchInput>,
+    /// Recorded conflict resolutions, by patch name: a conflict whose every region has one
+    /// is resolved in memory (the patch applies, with a note saying so).
+    pub resolutions: std::collections::HashMap<String, Vec<resolutions::HunkResolution>>,
 }
 
 /// What happened to one patch.
@@ -703,7 +707,27 @@ fn merge_all(
             }
         } else if blockers.is_empty() {
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-            match merge_onto(repo, trees, &tip_tree, &parent_tree, changes, ahead)? {
+            let resolver = request
+                .resolutions
+                .get(&input.name)
+                .map(|hunks| resolutions::Resolver::new(hunks.clone()));
+            let merged = merge_onto(
+                repo,
+                trees,
+                &tip_tree,
+                &parent_tree,
+                changes,
+                ahead,
+                resolver.as_ref(),
+            )?;
+            let paths_resolved = resolver.map(|r| r.take_used()).unwrap_or_default();
+            if !paths_resolved.is_empty() && matches!(merged, TreeMerge::Clean(_)) {
+                notes.push(format!(
+                    "its conflict in {} was resolved with the resolution recorded for it; review it",
+                    paths_resolved.join(", ")
+                ));
+            }
+            match merged {
                 // A commit that was empty in the series stays, as `git rebase` keeps it.
                 TreeMerge::Clean(tree) if tree == tip_tree.id() && !changes.is_empty() => {
                     landed_empty()
@@ -745,7 +769,7 @@ fn merge_all(
             }
         } else if !changes.is_empty() && {
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-            merge_onto(repo, trees, &tip_tree, &parent_tree, changes, ahead)?
+            merge_onto(repo, trees, &tip_tree, &parent_tree, changes, ahead, None)?
                 == TreeMerge::Clean(tip_tree.id())
         } {
             // Upstream already has all of it: landed, whatever it waited for (as git's own
@@ -878,10 +902,11 @@ fn merge_onto(
     parent_tree: &git2::Tree<'_>,
     changes: &[merge::PathChange],
     ahead: Option<&ahead::Ahead>,
+    resolver: Option<&resolutions::Resolver>,
 ) -> Result<TreeMerge, GitError> {
-    match merge::merge_changes(repo, changes, tip_tree, ahead)? {
+    match merge::merge_changes(repo, changes, tip_tree, ahead, resolver)? {
         TreeMerge::NeedsRenames => {
-            renames::merge(repo, trees, parent_tree, tip_tree, changes, ahead)
+            renames::merge(repo, trees, parent_tree, tip_tree, changes, ahead, resolver)
         }
         merged => Ok(merged),
     }
@@ -1105,6 +1130,7 @@ mod tests {
                     needs: Vec::new(),
                 })
                 .collect(),
+            resolutions: std::collections::HashMap::new(),
         };
         let options = RebaseOptions::default();
         let run = |late: bool| {

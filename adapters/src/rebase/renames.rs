@@ -29,6 +29,7 @@ use super::merge::TreeMerge;
 use super::merge::entry_at;
 use super::merge::is_binary;
 use super::merge::merge_path;
+use super::resolutions::Resolver;
 use super::tree_diff::TreeReader;
 use crate::git::GitError;
 
@@ -220,6 +221,7 @@ pub(crate) fn merge(
     ours: &Tree<'_>,
     changes: &[PathChange],
     ahead: Option<&Ahead>,
+    resolver: Option<&Resolver>,
 ) -> Result<TreeMerge, GitError> {
     let upstream_changes = trees.changes(Some(base.id()), Some(ours.id()))?;
     let upstream: HashMap<String, String> = detect(repo, &upstream_changes, &mut trees.spans)?
@@ -280,8 +282,15 @@ pub(crate) fn merge(
             match upstream.get(from) {
                 // Both renamed it alike: merge the contents at the new name.
                 Some(to) if to == path => {
-                    let merged =
-                        merge_path(repo, base_entry, at(ours, path), change.after, path, ahead)?;
+                    let merged = merge_path(
+                        repo,
+                        base_entry,
+                        at(ours, path),
+                        change.after,
+                        path,
+                        ahead,
+                        resolver,
+                    )?;
                     apply(merged, path, &mut update, &mut conflicts);
                 }
                 Some(_) => conflicts.push(conflict(from, ConflictKind::Rename)),
@@ -300,6 +309,7 @@ pub(crate) fn merge(
                             change.after,
                             path,
                             ahead,
+                            resolver,
                         )?;
                         let merged = match merged {
                             PathMerge::Keep => PathMerge::Set(theirs_base),
@@ -328,6 +338,7 @@ pub(crate) fn merge(
             change.after,
             target,
             ahead,
+            resolver,
         )?;
         apply(merged, target, &mut update, &mut conflicts);
     }

@@ -48,6 +48,7 @@ pub(crate) fn request(repo: &TestRepo, base: &str, series: &str, onto: &str) -> 
         old_base: Oid::from_str(&repo.git(&["rev-parse", base])).expect("oid"),
         onto: Oid::from_str(&repo.git(&["rev-parse", onto])).expect("oid"),
         patches,
+        resolutions: std::collections::HashMap::new(),
     }
 }
 
