@@ -720,12 +720,21 @@ fn merge_all(
                 ahead,
                 resolver.as_ref(),
             )?;
-            let paths_resolved = resolver.map(|r| r.take_used()).unwrap_or_default();
-            if !paths_resolved.is_empty() && matches!(merged, TreeMerge::Clean(_)) {
-                notes.push(format!(
-                    "its conflict in {} was resolved with the resolution recorded for it; review it",
-                    paths_resolved.join(", ")
-                ));
+            if let Some(resolver) = &resolver {
+                let paths_resolved = resolver.take_used();
+                let misfits = resolver.take_misfits();
+                if !paths_resolved.is_empty() && matches!(merged, TreeMerge::Clean(_)) {
+                    notes.push(format!(
+                        "its conflict in {} was resolved with the resolution recorded for it; review it",
+                        paths_resolved.join(", ")
+                    ));
+                }
+                if !misfits.is_empty() {
+                    notes.push(format!(
+                        "the resolution recorded for its conflict no longer fits {}: upstream changed the lines of a resolved region again; resolve it anew (`carry resolve`)",
+                        misfits.join(", ")
+                    ));
+                }
             }
             match merged {
                 // A commit that was empty in the series stays, as `git rebase` keeps it.

@@ -211,6 +211,7 @@ pub fn extract(
 pub struct Resolver {
     hunks: Vec<HunkResolution>,
     used: Mutex<Vec<String>>,
+    misfits: Mutex<Vec<String>>,
 }
 
 impl Resolver {
@@ -219,6 +220,7 @@ impl Resolver {
         Self {
             hunks,
             used: Mutex::default(),
+            misfits: Mutex::default(),
         }
     }
 
@@ -250,12 +252,29 @@ impl Resolver {
         Some(out)
     }
 
+    /// The paths whose recorded resolution no longer fits, and forgets them.
+    pub fn take_misfits(&self) -> Vec<String> {
+        let mut misfits = self
+            .misfits
+            .lock()
+            .map(|mut misfits| std::mem::take(&mut *misfits))
+            .unwrap_or_default();
+        // A merge retried along renames meets a path twice.
+        misfits.sort();
+        misfits.dedup();
+        misfits
+    }
+
     /// The paths resolved so far, and forgets them (one patch's merge at a time).
     pub fn take_used(&self) -> Vec<String> {
-        self.used
+        let mut used = self
+            .used
             .lock()
             .map(|mut used| std::mem::take(&mut *used))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        used.sort();
+        used.dedup();
+        used
     }
 }
 
