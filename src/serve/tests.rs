@@ -35,28 +35,33 @@ fn demo() -> (tempfile::TempDir, AppState) {
 }
 
 async fn call(state: &AppState, request: Request<Body>) -> (StatusCode, String, String) {
+    let (status, headers, body) = call_with_headers(state, request).await;
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (status, content_type, body)
+}
+
+/// The answer's status, headers and body.
+async fn call_with_headers(
+    state: &AppState,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, String) {
     let response = router(state.clone())
         .oneshot(request)
         .await
         .expect("a response");
     let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let headers = response.headers().clone();
     let body = response
         .into_body()
         .collect()
         .await
         .expect("body")
         .to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8_lossy(&body).into_owned(),
-    )
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn get(uri: &str) -> Request<Body> {
@@ -443,24 +448,17 @@ async fn a_cli_run_holding_the_workspace_makes_a_start_conflict() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_answer_has_a_request_id_and_errors_name_it() {
     let (_dir, state) = demo();
-    let response = router(state.clone())
-        .oneshot(get("/api/v1/no-such-thing"))
-        .await
-        .expect("a response");
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let header = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("an x-request-id header")
-        .to_owned();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let body = json(&String::from_utf8_lossy(&body));
+    let request_id = |headers: &axum::http::HeaderMap| {
+        headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("an x-request-id header")
+            .to_owned()
+    };
+    let (status, headers, body) = call_with_headers(&state, get("/api/v1/no-such-thing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let header = request_id(&headers);
+    let body = json(&body);
     assert_eq!(body["request_id"], header.as_str(), "{body}");
     assert!(
         body["error"]
@@ -468,17 +466,9 @@ async fn every_answer_has_a_request_id_and_errors_name_it() {
             .is_some_and(|e| e.contains("no such endpoint"))
     );
     // Two requests, two ids.
-    let other = router(state.clone())
-        .oneshot(get("/api/v1/health"))
-        .await
-        .expect("a response");
-    assert_eq!(other.status(), StatusCode::OK);
-    let other_id = other
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .expect("an x-request-id header");
-    assert_ne!(other_id, header);
+    let (status, headers, _) = call_with_headers(&state, get("/api/v1/health")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(request_id(&headers), header);
 }
 
 /// The OpenAPI document describes every body: each response of each operation has a
