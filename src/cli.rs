@@ -69,6 +69,8 @@ pub(crate) enum Command {
     Conflicts(ConflictsArgs),
     /// Prepare a worktree to resolve a patch's conflict by hand (or --abort it)
     Resolve(ResolveArgs),
+    /// What each patch of the last run became (unchanged, moved or modified, with the interdiff), and acknowledge re-applied resolutions
+    Review(ReviewArgs),
     /// Check a workspace's state (store, lock, leftover processes, refs, a half-done promotion) and say what to do
     Doctor(DoctorArgs),
 }
@@ -81,16 +83,42 @@ pub(crate) struct ConflictsArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("action").args(["abort", "continue_", "skip", "drop"]))]
 pub(crate) struct ResolveArgs {
-    /// The patch in conflict, as PROJECT/PATCH (`carry conflicts` lists them)
+    /// The patch in conflict, as PROJECT/PATCH or its conflict key (`carry conflicts` lists them); with --continue, --abort or --skip, the one resolve going on when left out
     #[arg(value_name = "PROJECT/PATCH")]
-    pub(crate) patch: String,
+    pub(crate) patch: Option<String>,
     /// Drop the resolve: its worktree and notes go, nothing else changes
-    #[arg(long, conflicts_with = "continue_")]
+    #[arg(long)]
     pub(crate) abort: bool,
     /// Record the resolution made in the worktree (no markers may remain), then run the project again, and what depends on it, with it
     #[arg(long = "continue", id = "continue_")]
     pub(crate) continue_: bool,
+    /// Leave this patch in conflict (its resolve, if any, is dropped) and start resolving the next open conflict
+    #[arg(long)]
+    pub(crate) skip: bool,
+    /// Drop the patch from the candidate (recorded with --reason; `promote` removes it from the series), then run again without it
+    #[arg(long, requires = "reason")]
+    pub(crate) drop: bool,
+    /// Why the patch is dropped (with --drop)
+    #[arg(long, value_name = "TEXT", requires = "drop")]
+    pub(crate) reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReviewArgs {
+    /// A project, or one patch as PROJECT/PATCH (every patch of the last run when left out)
+    #[arg(value_name = "PROJECT[/PATCH]")]
+    pub(crate) scope: Option<String>,
+    /// Record that you looked at the resolution PROJECT/PATCH was applied with (promotion refuses one nobody acknowledged)
+    #[arg(long, value_name = "PROJECT/PATCH", conflicts_with = "scope")]
+    pub(crate) ack: Option<String>,
+    /// Print the review as JSON
+    #[arg(long, conflicts_with = "markdown")]
+    pub(crate) json: bool,
+    /// Print the review as Markdown (for a merge request)
+    #[arg(long)]
+    pub(crate) markdown: bool,
 }
 
 #[derive(Debug, Args)]

@@ -129,7 +129,24 @@ pub(crate) fn render(report: &RunReport) -> String {
                         patch.id, problem.file, problem.line, problem.reason
                     );
                 }
-                Outcome::Applied { .. } => {}
+                Outcome::Dropped { reason } => {
+                    let _ = writeln!(details, "- **dropped** `{}`: {reason}", patch.id);
+                }
+                Outcome::Applied { .. } => {
+                    if let Some(resolution) = &patch.resolution {
+                        let review = match patch.review {
+                            Some(carry_orchestrator::report::ReviewState::Required) => {
+                                " (**review required**)"
+                            }
+                            _ => "",
+                        };
+                        let _ = writeln!(
+                            details,
+                            "- **resolved** `{}` with recorded resolution `{resolution}`{review}",
+                            patch.id
+                        );
+                    }
+                }
             }
         }
         if matches!(

@@ -145,7 +145,24 @@ pub(crate) fn render(report: &RunReport) -> String {
                         patch.id, problem.file, problem.line, problem.reason
                     );
                 }
-                Outcome::Applied { .. } => {}
+                Outcome::Dropped { reason } => {
+                    let _ = writeln!(out, "\ndropped  {}: {reason}", patch.id);
+                }
+                Outcome::Applied { .. } => {
+                    if let Some(resolution) = &patch.resolution {
+                        let review = match patch.review {
+                            Some(carry_orchestrator::report::ReviewState::Required) => {
+                                format!("; review it: `carry review {}`", patch.id)
+                            }
+                            _ => String::new(),
+                        };
+                        let _ = writeln!(
+                            out,
+                            "\nresolved {}: with recorded resolution {resolution}{review}",
+                            patch.id
+                        );
+                    }
+                }
             }
             for note in &patch.notes {
                 let _ = writeln!(out, "  note {}: {note}", patch.id);

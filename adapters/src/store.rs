@@ -16,6 +16,11 @@ use serde::Deserialize;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+mod resolutions;
+
+pub use resolutions::DroppedPatch;
+pub use resolutions::ResolutionReview;
+
 /// Why the store could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -255,6 +260,30 @@ const MIGRATIONS: &[&str] = &[
         run TEXT NOT NULL,
         recorded_at TEXT NOT NULL,
         PRIMARY KEY (project, patch, path, upstream, base, patch_side)
+     );",
+    // 7: a resolution has an id and is tied to the patch's normalized diff and the upstream
+    // it was made on; reviews of re-applied resolutions and patches dropped by a human.
+    "ALTER TABLE resolutions ADD COLUMN resolution_id TEXT;
+     ALTER TABLE resolutions ADD COLUMN patch_id TEXT;
+     ALTER TABLE resolutions ADD COLUMN onto TEXT;
+     CREATE TABLE resolution_reviews (
+        project TEXT NOT NULL,
+        patch TEXT NOT NULL,
+        resolution_id TEXT NOT NULL,
+        onto TEXT NOT NULL,
+        acked_by TEXT NOT NULL,
+        forced INTEGER NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (project, patch, resolution_id, onto)
+     );
+     CREATE TABLE dropped_patches (
+        project TEXT NOT NULL,
+        patch TEXT NOT NULL,
+        patch_id TEXT,
+        reason TEXT NOT NULL,
+        run TEXT NOT NULL,
+        dropped_at TEXT NOT NULL,
+        PRIMARY KEY (project, patch)
      );",
 ];
 
@@ -892,90 +921,6 @@ impl Store {
             )
             .map_err(self.sql("remembering a landed patch"))?;
         Ok(())
-    }
-
-    /// Records a human's resolution of one patch's conflict, every region of it or none.
-    pub fn save_resolutions(
-        &mut self,
-        project: &str,
-        patch: &str,
-        conflict_key: &str,
-        run: &str,
-        hunks: &[crate::rebase::resolutions::HunkResolution],
-    ) -> Result<(), StoreError> {
-        let database = self.path.clone();
-        let sql = |action| {
-            let database = database.clone();
-            move |source| StoreError::Sql {
-                path: database,
-                action,
-                source,
-            }
-        };
-        let transaction = self
-            .connection
-            .transaction()
-            .map_err(sql("recording a resolution"))?;
-        let recorded_at = now();
-        for hunk in hunks {
-            transaction
-                .execute(
-                    "INSERT OR REPLACE INTO resolutions
-                     (project, patch, path, upstream, base, patch_side, resolved, conflict_key, run, recorded_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        project,
-                        patch,
-                        hunk.path,
-                        hunk.upstream,
-                        hunk.base,
-                        hunk.patch,
-                        hunk.resolved,
-                        conflict_key,
-                        run,
-                        recorded_at
-                    ],
-                )
-                .map_err(sql("recording a resolution"))?;
-        }
-        transaction.commit().map_err(sql("recording a resolution"))
-    }
-
-    /// Every resolution recorded for `project`'s patches, by patch name, oldest first.
-    pub fn resolutions_of(
-        &self,
-        project: &str,
-    ) -> Result<
-        std::collections::HashMap<String, Vec<crate::rebase::resolutions::HunkResolution>>,
-        StoreError,
-    > {
-        let mut statement = self
-            .connection
-            .prepare(
-                "SELECT patch, path, upstream, base, patch_side, resolved FROM resolutions
-                 WHERE project = ?1 ORDER BY recorded_at, rowid",
-            )
-            .map_err(self.sql("reading resolutions"))?;
-        let rows = statement
-            .query_map(params![project], |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    crate::rebase::resolutions::HunkResolution {
-                        path: row.get(1)?,
-                        upstream: row.get(2)?,
-                        base: row.get(3)?,
-                        patch: row.get(4)?,
-                        resolved: row.get(5)?,
-                    },
-                ))
-            })
-            .map_err(self.sql("reading resolutions"))?;
-        let mut found: std::collections::HashMap<String, Vec<_>> = std::collections::HashMap::new();
-        for row in rows {
-            let (patch, hunk) = row.map_err(self.sql("reading resolutions"))?;
-            found.entry(patch).or_default().push(hunk);
-        }
-        Ok(found)
     }
 
     /// Every landed patch a promotion dropped, oldest first.

@@ -40,10 +40,12 @@ pub(crate) fn feature_reports(
                 if errored.contains(&patch.project) {
                     blocked_by.insert(format!("{} (project error)", patch.project));
                 }
-                if outcomes
-                    .get(key.as_str())
-                    .is_some_and(|p| !p.notes.is_empty())
-                {
+                // A note, or a patch a human dropped from it: the feature needs a look.
+                if outcomes.get(key.as_str()).is_some_and(|p| {
+                    !p.notes.is_empty()
+                        || matches!(p.outcome, Outcome::Dropped { .. })
+                        || p.review == Some(crate::report::ReviewState::Required)
+                }) {
                     at_risk = true;
                 }
             }

@@ -58,17 +58,24 @@ impl History {
         Ok(self.store.last_reported_run()?)
     }
 
-    /// A run's report; `None` when the run is unknown or has none.
+    /// A run's report, with each re-applied resolution's review as it stands now; `None`
+    /// when the run is unknown or has none.
     pub fn report(&self, run: &str) -> Result<Option<RunReport>, HistoryError> {
         let Some(text) = self.store.report(run)? else {
             return Ok(None);
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|source| HistoryError::Unreadable {
+        let mut report: RunReport =
+            serde_json::from_str(&text).map_err(|source| HistoryError::Unreadable {
                 run: run.to_owned(),
                 source,
-            })
+            })?;
+        crate::reviews::Reviews::load(&self.store)?.mark_report(&mut report);
+        Ok(Some(report))
+    }
+
+    /// The store, for what reads more than reports.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// A run's report as the store keeps it (JSON text), to serve as it is.

@@ -45,6 +45,8 @@ mod rebasing;
 pub mod refs;
 pub mod report;
 pub mod resolve;
+pub mod review;
+pub mod reviews;
 pub mod run;
 mod series_inputs;
 mod series_memory;

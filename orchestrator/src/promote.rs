@@ -35,8 +35,10 @@ use crate::promotion_plan::PromotionPlan;
 use crate::refs::APPLIED_BASE_REFS;
 use crate::report::ProjectReport;
 use crate::report::ProjectStatus;
+use crate::report::ReviewState;
 use crate::report::RunReport;
 use crate::report::TestStatus;
+use crate::reviews::Reviews;
 use crate::workspace::LoadedWorkspace;
 use crate::workspace::MANIFEST_FILE;
 
@@ -95,6 +97,9 @@ pub struct Promoted {
     pub backup: String,
     /// Landed patches dropped from the series.
     pub dropped: Vec<String>,
+    /// Patches a human dropped (`carry resolve --drop`), gone from the series.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
     /// Patches whose names changed (renumbered files): old id → new id.
     pub renamed: BTreeMap<String, String>,
     /// Whether it was already promoted (nothing to do).
@@ -157,11 +162,15 @@ pub fn promote(
             .map_err(RunError::from)?
             .ok_or_else(|| PromoteError::NoReport("(none yet)".to_owned()))?,
     };
-    let report: RunReport = store
+    let mut report: RunReport = store
         .report(&run)
         .map_err(RunError::from)?
         .and_then(|text| serde_json::from_str(&text).ok())
         .ok_or_else(|| PromoteError::NoReport(run.clone()))?;
+    // Reviews made since the run count.
+    Reviews::load(&store)
+        .map_err(RunError::from)?
+        .mark_report(&mut report);
     let manifest = &workspace.manifest.workspace;
 
     // Which projects.
@@ -208,7 +217,8 @@ pub fn promote(
             );
             continue;
         }
-        if let Some(why) = unclean(project).filter(|_| !options.force) {
+        let unclean = unclean(project).or_else(|| unreviewed_in(project));
+        if let Some(why) = unclean.filter(|_| !options.force) {
             if strict {
                 return Err(PromoteError::Refused {
                     project: project.name.clone(),
@@ -232,6 +242,10 @@ pub fn promote(
         checked.push(plan_step(workspace, project)?);
     }
     let (plan, promoted, features_removed) = make_plan(workspace, &run, &promotion_id, &checked)?;
+    // A resolution promoted unreviewed is recorded as forced past, not as reviewed.
+    for step in &checked {
+        record_forced_reviews(&store, step.project).map_err(RunError::from)?;
+    }
     // Recorded before anything moves: from here on, a kill is finished by the next command.
     store
         .start_promotion(&promotion_id, &run, &plan)
@@ -326,6 +340,7 @@ fn make_plan(
             });
         }
         let mut dropped = Vec::new();
+        let mut removed = Vec::new();
         for patch in &step.project.patches {
             if let Outcome::Landed {
                 upstream_commit,
@@ -342,6 +357,12 @@ fn make_plan(
                 edit.removed.insert(patch.id.to_string());
                 dropped.push(patch.id.to_string());
             }
+            // A patch a human dropped (`carry resolve --drop`) leaves the series too; the
+            // store keeps why.
+            if matches!(patch.outcome, Outcome::Dropped { .. }) {
+                edit.removed.insert(patch.id.to_string());
+                removed.push(patch.id.to_string());
+            }
         }
         edit.renames.extend(renamed.clone());
         promoted.push(Promoted {
@@ -352,6 +373,7 @@ fn make_plan(
             },
             backup,
             dropped,
+            removed,
             renamed,
             already,
         });
@@ -385,6 +407,46 @@ fn make_plan(
         promoted,
         features_removed,
     ))
+}
+
+/// Why a project cannot be promoted unforced for its re-applied resolutions nobody reviewed.
+fn unreviewed_in(project: &ProjectReport) -> Option<String> {
+    let waiting: Vec<String> = project
+        .patches
+        .iter()
+        .filter(|p| p.review == Some(ReviewState::Required))
+        .map(|p| p.id.to_string())
+        .collect();
+    (!waiting.is_empty()).then(|| {
+        format!(
+            "carry re-applied a recorded resolution to {} and nobody reviewed it (`carry review --ack`)",
+            waiting.join(", ")
+        )
+    })
+}
+
+/// Records each unreviewed resolution of `project` as promoted by force.
+fn record_forced_reviews(
+    store: &Store,
+    project: &ProjectReport,
+) -> Result<(), carry_adapters::store::StoreError> {
+    let Some(onto) = project.upstream.as_ref().map(|u| u.to.clone()) else {
+        return Ok(());
+    };
+    for patch in &project.patches {
+        if let (Some(resolution), Some(ReviewState::Required)) = (&patch.resolution, patch.review) {
+            store.save_review(&carry_adapters::store::ResolutionReview {
+                project: project.name.to_string(),
+                patch: patch.id.name.to_string(),
+                resolution: resolution.clone(),
+                onto: onto.clone(),
+                acked_by: crate::reviews::who(),
+                forced: true,
+                at: carry_adapters::store::now(),
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Why a project's run was not clean, if it was not.

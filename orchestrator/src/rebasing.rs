@@ -310,6 +310,20 @@ fn prepare(work: &ProjectWork<'_>) -> Result<Prepared, ProjectReport> {
                 format!("reading its recorded resolutions: {error}"),
             )
         })?,
+        drops: work
+            .store
+            .drops()
+            .map_err(|error| {
+                ProjectReport::error(
+                    name,
+                    None,
+                    format!("reading the patches dropped from it: {error}"),
+                )
+            })?
+            .into_iter()
+            .filter(|dropped| dropped.project == name.as_str())
+            .map(|dropped| (dropped.patch, dropped.reason))
+            .collect(),
     };
     Ok(Prepared {
         repo,
@@ -454,6 +468,8 @@ fn rebase_project(
                 from: patch.from,
                 outcome: qualify(name, patch.outcome),
                 notes,
+                resolution: patch.resolution,
+                review: None,
             }
         })
         .collect();
@@ -525,17 +541,14 @@ fn rebase_key(project: &ProjectName, request: &RebaseRequest, skip_first_bad: bo
             hash.update(format!("\0?{needed}").as_bytes());
         }
     }
-    // A resolution recorded since changes what a conflict becomes.
-    let mut names: Vec<&String> = request.resolutions.keys().collect();
-    names.sort();
-    for name in names {
-        for hunk in &request.resolutions[name] {
-            hash.update(format!("\0={name}\0{}\0", hunk.path).as_bytes());
-            for side in [&hunk.upstream, &hunk.base, &hunk.patch, &hunk.resolved] {
-                hash.update(&(side.len() as u64).to_le_bytes());
-                hash.update(side);
-            }
-        }
+    // A resolution recorded or a patch dropped since changes what the series becomes.
+    for resolution in &request.resolutions {
+        hash.update(format!("\0={}", resolution.id).as_bytes());
+    }
+    let mut drops: Vec<_> = request.drops.iter().collect();
+    drops.sort();
+    for (name, reason) in drops {
+        hash.update(format!("\0-{name}\0{reason}").as_bytes());
     }
     hash.digest().to_string()
 }

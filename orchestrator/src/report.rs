@@ -178,7 +178,9 @@ impl ProjectReport {
     /// conflict, blocked; zero counts left out).
     pub fn patch_counts(&self) -> String {
         let mut counts = Vec::new();
-        for kind in ["applied", "landed", "conflict", "blocked", "error"] {
+        for kind in [
+            "applied", "landed", "conflict", "blocked", "error", "dropped",
+        ] {
             let n = self
                 .patches
                 .iter()
@@ -200,6 +202,7 @@ pub fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Conflict { .. } => "conflict",
         Outcome::Blocked { .. } => "blocked",
         Outcome::Error { .. } => "error",
+        Outcome::Dropped { .. } => "dropped",
     }
 }
 
@@ -219,6 +222,23 @@ pub struct PatchReport {
     /// Things a human should check.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The recorded resolution its conflict was resolved with, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    /// Whether a human must still look at it: `required` for a resolution carry re-applied
+    /// by itself onto an upstream nobody reviewed it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewState>,
+}
+
+/// Whether a re-applied resolution was looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReviewState {
+    /// Nobody has looked at it on this upstream.
+    Required,
+    /// A human acknowledged it (`carry review --ack`), or made it on this upstream.
+    Acknowledged,
 }
 
 /// How a feature stands after the run.

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use carry_adapters::rebase::Outcome;
+use carry_adapters::rebase::resolutions::RecordedResolution;
 use carry_graph::PatchRef;
 use serde::Deserialize;
 use serde::Serialize;
@@ -44,6 +45,9 @@ pub struct ResolveSession {
     pub conflicted: Vec<String>,
     /// When it started.
     pub started_at: String,
+    /// The upstream commit the series is being carried onto.
+    #[serde(default)]
+    pub onto: Option<String>,
 }
 
 /// Why a resolve cannot start or end.
@@ -55,6 +59,32 @@ pub enum ResolveError {
     /// The patch is not in the last run.
     #[error("no patch {0} in the last run; `carry conflicts` lists the open conflicts")]
     UnknownPatch(String),
+    /// A conflict key that names no open conflict of the last run.
+    #[error(
+        "no open conflict has the key {key}{}; `carry conflicts` lists those that are open",
+        current.as_deref().map_or_else(String::new, |now| format!(" ({now} is its key now)"))
+    )]
+    StaleKey {
+        /// The key given.
+        key: String,
+        /// The patch's conflict's key in the last run, if it is still in conflict.
+        current: Option<String>,
+    },
+    /// Only a patch that failed can be dropped this way.
+    #[error(
+        "{patch} {outcome} in run {run}: only a patch that conflicted, is blocked or is in error can be dropped with `carry resolve --drop`; remove it from its series yourself"
+    )]
+    NotDroppable {
+        /// The patch.
+        patch: String,
+        /// The run.
+        run: String,
+        /// What it is.
+        outcome: String,
+    },
+    /// The reason given for a drop is empty.
+    #[error("say why {0} is dropped: `--reason TEXT` (it is kept with the drop)")]
+    NoReason(String),
     /// The patch did not conflict.
     #[error(
         "{patch} is not in conflict in run {run} (it is {outcome}); `carry conflicts` lists those that are"
@@ -134,6 +164,7 @@ pub fn in_progress(
 ) -> Result<Option<ResolveSession>, ResolveError> {
     let file = session_file(workspace, patch);
     match std::fs::read(&file) {
+        Ok(bytes) if bytes.is_empty() => Ok(None),
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| ResolveError::Io {
@@ -145,18 +176,161 @@ pub fn in_progress(
     }
 }
 
+/// The patch a `carry resolve` argument names: `PROJECT/PATCH`, or a conflict key
+/// (`PROJECT/PATCH:<hex>`, from `carry conflicts`) that must still be open.
+pub fn patch_of_argument(
+    workspace: &LoadedWorkspace,
+    argument: &str,
+) -> Result<PatchRef, ResolveError> {
+    let (name, key) = match argument.rsplit_once(':') {
+        Some((name, hex)) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            (name, Some(argument))
+        }
+        _ => (argument, None),
+    };
+    let patch: PatchRef = name
+        .parse()
+        .map_err(|_| ResolveError::UnknownPatch(argument.to_owned()))?;
+    if let Some(key) = key {
+        let open = crate::conflicts::open_conflicts(workspace)?;
+        if !open.conflicts.iter().any(|c| c.key == key) {
+            return Err(ResolveError::StaleKey {
+                key: key.to_owned(),
+                current: open
+                    .conflicts
+                    .iter()
+                    .find(|c| c.project == patch.project && c.patch == patch.name.as_str())
+                    .map(|c| c.key.clone()),
+            });
+        }
+    }
+    Ok(patch)
+}
+
+/// The next open conflict of the last run after `after` (in report order, wrapping round)
+/// that nobody is resolving.
+pub fn next_conflict(
+    workspace: &LoadedWorkspace,
+    after: &PatchRef,
+) -> Result<Option<PatchRef>, ResolveError> {
+    let open = crate::conflicts::open_conflicts(workspace)?;
+    let busy: Vec<String> = sessions(workspace)?.into_iter().map(|s| s.patch).collect();
+    let ids: Vec<String> = open
+        .conflicts
+        .iter()
+        .map(|c| format!("{}/{}", c.project, c.patch))
+        .collect();
+    let start = ids
+        .iter()
+        .position(|id| *id == after.to_string())
+        .map_or(0, |i| i + 1);
+    Ok(ids
+        .iter()
+        .cycle()
+        .skip(start)
+        .take(ids.len())
+        .find(|id| **id != after.to_string() && !busy.contains(id))
+        .and_then(|id| id.parse().ok()))
+}
+
+/// Drops `patch` (in conflict, blocked or in error in the last run) from its series'
+/// candidate, recorded with `reason`; a resolve of it going on is dropped. The next run leaves
+/// it out, and `promote` removes it from the series.
+pub fn drop_patch(
+    workspace: &LoadedWorkspace,
+    patch: &PatchRef,
+    reason: &str,
+) -> Result<carry_adapters::store::DroppedPatch, ResolveError> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(ResolveError::NoReason(patch.to_string()));
+    }
+    let history = History::open(workspace)?;
+    let report = history.last_report()?.ok_or(ResolveError::NoRun)?;
+    let entry = report
+        .projects
+        .iter()
+        .filter(|p| p.name == patch.project)
+        .flat_map(|p| &p.patches)
+        .find(|p| p.id == *patch)
+        .ok_or_else(|| ResolveError::UnknownPatch(patch.to_string()))?;
+    if !entry.outcome.failed() {
+        return Err(ResolveError::NotDroppable {
+            patch: patch.to_string(),
+            run: report.run.clone(),
+            outcome: format!("is {}", entry.outcome.name()),
+        });
+    }
+    let repo = project_repo(workspace, patch)?;
+    let patch_id = match &entry.from {
+        Some(commit) => patch_id_of(&repo, commit).ok().flatten(),
+        None => None,
+    };
+    if let Some(session) = in_progress(workspace, patch)? {
+        remove_session(workspace, patch, Some(&session))?;
+    }
+    let dropped = carry_adapters::store::DroppedPatch {
+        project: patch.project.to_string(),
+        patch: patch.name.to_string(),
+        patch_id,
+        reason: reason.to_owned(),
+        run: report.run.clone(),
+        dropped_at: carry_adapters::store::now(),
+    };
+    carry_adapters::store::Store::open(&workspace.state_dir())?.save_drop(&dropped)?;
+    Ok(dropped)
+}
+
 /// Prepares the worktree for resolving `patch`'s conflict of the last run.
 pub fn start(
     workspace: &LoadedWorkspace,
     patch: &PatchRef,
 ) -> Result<ResolveSession, ResolveError> {
-    if let Some(session) = in_progress(workspace, patch)? {
-        return Err(ResolveError::InProgress {
-            patch: patch.to_string(),
-            since: session.started_at,
-            worktree: session.worktree,
-        });
+    claim(workspace, patch)?;
+    let started = prepare(workspace, patch);
+    if started.is_err() {
+        // Nothing of a failed start stays: the worktree, notes and claim go.
+        let _ = remove_session(workspace, patch, None);
     }
+    started
+}
+
+/// Takes the session file of `patch` before anything else, so of two resolves started at
+/// once, the second is refused naming the first.
+fn claim(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<(), ResolveError> {
+    let file = session_file(workspace, patch);
+    let io = |source| ResolveError::Io {
+        path: file.clone(),
+        source,
+    };
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&file)
+    {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            // An empty file is a start going on (or killed while starting).
+            let first = in_progress(workspace, patch).ok().flatten();
+            Err(ResolveError::InProgress {
+                patch: patch.to_string(),
+                since: first
+                    .as_ref()
+                    .map_or_else(|| "a start going on".to_owned(), |s| s.started_at.clone()),
+                worktree: first.map_or_else(
+                    || session_dir(workspace, patch).join(patch.name.as_str()),
+                    |s| s.worktree,
+                ),
+            })
+        }
+        Err(source) => Err(io(source)),
+    }
+}
+
+fn prepare(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<ResolveSession, ResolveError> {
     let history = History::open(workspace)?;
     let report = history.last_report()?.ok_or(ResolveError::NoRun)?;
     let project = report
@@ -285,6 +459,7 @@ pub fn start(
         patch_commit,
         conflicted,
         started_at: carry_adapters::store::now(),
+        onto: project.upstream.as_ref().map(|u| u.to.clone()),
     };
     let json = serde_json::to_vec_pretty(&session).map_err(|e| ResolveError::Io {
         path: session_file(workspace, patch),
@@ -301,18 +476,65 @@ pub fn abort(
 ) -> Result<ResolveSession, ResolveError> {
     let session = in_progress(workspace, patch)?
         .ok_or_else(|| ResolveError::NotInProgress(patch.to_string()))?;
-    let repo = project_repo(workspace, patch)?;
-    let target = session.worktree.to_string_lossy().into_owned();
-    // The worktree may be gone already (removed by hand): prune then.
-    if git(&repo, &["worktree", "remove", "--force", &target]).is_err() {
-        let _ = std::fs::remove_dir_all(&session.worktree);
-        let _ = git(&repo, &["worktree", "prune"]);
-    }
-    let _ = std::fs::remove_file(&session.notes);
-    let _ = std::fs::remove_dir_all(preimage_dir(&session_dir(workspace, patch), patch));
-    let file = session_file(workspace, patch);
-    std::fs::remove_file(&file).map_err(|source| ResolveError::Io { path: file, source })?;
+    remove_session(workspace, patch, Some(&session))?;
     Ok(session)
+}
+
+/// Removes a session's worktree, preimages, notes and, last, its session file.
+fn remove_session(
+    workspace: &LoadedWorkspace,
+    patch: &PatchRef,
+    session: Option<&ResolveSession>,
+) -> Result<(), ResolveError> {
+    let dir = session_dir(workspace, patch);
+    let worktree = session.map_or_else(|| dir.join(patch.name.as_str()), |s| s.worktree.clone());
+    if worktree.exists() {
+        let repo = project_repo(workspace, patch)?;
+        let target = worktree.to_string_lossy().into_owned();
+        // The worktree may be half made or removed by hand: prune then.
+        if git(&repo, &["worktree", "remove", "--force", &target]).is_err() {
+            let _ = std::fs::remove_dir_all(&worktree);
+            let _ = git(&repo, &["worktree", "prune"]);
+        }
+    }
+    let _ = std::fs::remove_file(dir.join(format!("{}.txt", patch.name)));
+    let _ = std::fs::remove_dir_all(preimage_dir(&dir, patch));
+    let file = session_file(workspace, patch);
+    match std::fs::remove_file(&file) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(ResolveError::Io {
+            path: file,
+            source: error,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Every resolve going on, oldest first.
+pub fn sessions(workspace: &LoadedWorkspace) -> Result<Vec<ResolveSession>, ResolveError> {
+    let root = workspace.state_dir().join("resolve");
+    let mut found = Vec::new();
+    let Ok(projects) = std::fs::read_dir(&root) else {
+        return Ok(found);
+    };
+    for project in projects.flatten() {
+        let Ok(files) = std::fs::read_dir(project.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let bytes = std::fs::read(&path).map_err(|source| ResolveError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                if let Ok(session) = serde_json::from_slice::<ResolveSession>(&bytes) {
+                    found.push(session);
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+    Ok(found)
 }
 
 /// What `--continue` recorded.
@@ -322,6 +544,26 @@ pub struct Recorded {
     pub session: ResolveSession,
     /// How many conflict regions were recorded.
     pub regions: usize,
+    /// The resolution's id.
+    pub resolution: String,
+}
+
+/// `git patch-id --stable` of the commit `id` in `repo`.
+fn patch_id_of(repo: &Path, id: &str) -> Result<Option<String>, ResolveError> {
+    let git_error = |e: git2::Error| ResolveError::Git {
+        args: format!("patch-id of {id}"),
+        stderr: e.message().to_owned(),
+    };
+    let repository = git2::Repository::open(repo).map_err(git_error)?;
+    let commit = git2::Oid::from_str(id)
+        .and_then(|oid| repository.find_commit(oid))
+        .map_err(git_error)?;
+    carry_adapters::rebase::landed::patch_id(&repository, &commit)
+        .map(|found| found.map(|oid| oid.to_string()))
+        .map_err(|e| ResolveError::Git {
+            args: format!("patch-id of {id}"),
+            stderr: e.to_string(),
+        })
 }
 
 /// Records the resolution made in `patch`'s worktree, region by region, then drops the
@@ -358,18 +600,26 @@ pub fn record(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<Recorded,
             path, &before, now,
         )?);
     }
+    let patch_id = patch_id_of(&project_repo(workspace, patch)?, &session.patch_commit)?;
+    let resolution = RecordedResolution {
+        id: RecordedResolution::id_of(patch_id.as_deref(), &hunks),
+        patch: patch.name.to_string(),
+        patch_id,
+        onto: session.onto.clone(),
+        hunks,
+    };
     let mut store = carry_adapters::store::Store::open(&workspace.state_dir())?;
-    store.save_resolutions(
+    store.save_resolution(
         patch.project.as_str(),
-        patch.name.as_str(),
         &session.key,
         &session.run,
-        &hunks,
+        &resolution,
     )?;
     let session = abort(workspace, patch)?;
     Ok(Recorded {
         session,
-        regions: hunks.len(),
+        regions: resolution.hunks.len(),
+        resolution: resolution.id,
     })
 }
 

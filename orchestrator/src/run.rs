@@ -48,6 +48,7 @@ use crate::report::FeatureStatus;
 use crate::report::ProjectReport;
 use crate::report::ProjectStatus;
 use crate::report::RUN_SCHEMA;
+use crate::report::ReviewState;
 use crate::report::RunReport;
 use crate::report::RunStatus;
 use crate::report::TestStatus;
@@ -307,12 +308,16 @@ fn run_locked(
         }
     }
 
-    let projects: Vec<ProjectReport> = graph
+    let mut projects: Vec<ProjectReport> = graph
         .stages()
         .iter()
         .flatten()
         .filter_map(|name| reports.remove(name))
         .collect();
+    let reviews = crate::reviews::Reviews::load(store)?;
+    for project in &mut projects {
+        reviews.mark(project);
+    }
     // A project the run did not select is not known clean.
     let considered: BTreeSet<&ProjectName> = plan
         .projects()
@@ -331,7 +336,9 @@ fn run_locked(
     let features = feature_reports(&graph, &projects);
     let attention = projects.iter().any(|p| {
         p.status == ProjectStatus::Error
-            || p.patches.iter().any(|patch| patch.outcome.failed())
+            || p.patches
+                .iter()
+                .any(|patch| patch.outcome.failed() || patch.review == Some(ReviewState::Required))
             || matches!(
                 p.test.status,
                 TestStatus::Failed | TestStatus::Timeout | TestStatus::Blocked

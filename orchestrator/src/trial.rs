@@ -174,7 +174,8 @@ pub fn trial(
                 needs: Vec::new(),
             })
             .collect(),
-        resolutions: std::collections::HashMap::new(),
+        resolutions: Vec::new(),
+        drops: std::collections::HashMap::new(),
     };
     // The cache is read, never written: a trial records nothing.
     let mut cache = Store::open(&workspace.state_dir())
@@ -201,6 +202,8 @@ pub fn trial(
             from: patch.from,
             outcome: crate::rebasing::qualify(project, patch.outcome),
             notes: patch.notes,
+            resolution: patch.resolution,
+            review: None,
         })
         .collect();
     let failed: BTreeSet<PatchRef> = patches

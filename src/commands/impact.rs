@@ -96,6 +96,7 @@ fn trial(
                 carry_orchestrator::report::Outcome::Error { problem } => {
                     format!(": {}:{}: {}", problem.file, problem.line, problem.reason)
                 }
+                carry_orchestrator::report::Outcome::Dropped { reason } => format!(": {reason}"),
                 carry_orchestrator::report::Outcome::Applied { .. } => String::new(),
             };
             anstream::println!(

@@ -11,6 +11,7 @@ mod order;
 mod promote;
 mod report;
 mod resolve;
+mod review;
 mod run;
 mod serve;
 mod validate;
@@ -44,6 +45,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Doctor(args) => doctor::run(&cli.global, args),
         Command::Conflicts(args) => conflicts::run(&cli.global, args),
         Command::Resolve(args) => resolve::run(&cli.global, args),
+        Command::Review(args) => review::run(&cli.global, args),
     }
 }
 

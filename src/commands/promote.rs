@@ -58,6 +58,14 @@ pub(crate) fn run(global: &GlobalArgs, args: &PromoteArgs) -> Result<Outcome, Cl
             } else {
                 format!(", dropped landed {}", promoted.dropped.join(", "))
             };
+            let dropped = if promoted.removed.is_empty() {
+                dropped
+            } else {
+                format!(
+                    "{dropped}, removed {} (dropped by hand)",
+                    promoted.removed.join(", ")
+                )
+            };
             anstream::println!(
                 "{} ({}): {what}{dropped}; old series kept in {}",
                 promoted.project,

@@ -116,7 +116,15 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
                     Outcome::Error { problem } => {
                         let _ = write!(problems, "<div><span class=\"pill bad\">error</span> <code>{}</code> <span class=\"muted\">{}:{}: {}</span></div>", escape(&patch.id.to_string()), escape(&problem.file), problem.line, escape(&problem.reason));
                     }
-                    Outcome::Applied { .. } => {}
+                    Outcome::Dropped { reason } => {
+                        let _ = write!(problems, "<div><span class=\"pill warn\">dropped</span> <code>{}</code> <span class=\"muted\">{}</span></div>", escape(&patch.id.to_string()), escape(reason));
+                    }
+                    Outcome::Applied { .. } => {
+                        if let Some(resolution) = &patch.resolution {
+                            let review = if patch.review == Some(carry_orchestrator::report::ReviewState::Required) { " <span class=\"pill warn\">review required</span>" } else { "" };
+                            let _ = write!(problems, "<div><span class=\"pill good\">resolved</span> <code>{}</code> <span class=\"muted\">with {}</span>{review}</div>", escape(&patch.id.to_string()), escape(resolution));
+                        }
+                    }
                 }
             }
             if let Some(p) = project.filter(|p| matches!(p.test.status, TestStatus::Failed | TestStatus::Timeout)) {

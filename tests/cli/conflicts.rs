@@ -172,10 +172,10 @@ fn a_recorded_resolution_is_reapplied_and_gives_the_tree_git_gives() {
     let resolved = format!("{}{resolution}{}", &merged[..start], &merged[end..]);
     std::fs::write(&file, &resolved).expect("write");
     let recorded = carry_in(&demo, &["resolve", "--continue", "libvirt/hostdev-vf"]);
-    // 3: the run needs a look (a resolution re-applied is marked for review).
-    assert_eq!(recorded.code, 3, "{}", recorded.stderr);
+    // 0: the resolution was made on this very upstream; nothing needs a look.
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
     assert!(
-        recorded.stderr.contains("recorded the resolution"),
+        recorded.stderr.contains("recorded resolution "),
         "{}",
         recorded.stderr
     );
@@ -190,9 +190,12 @@ fn a_recorded_resolution_is_reapplied_and_gives_the_tree_git_gives() {
         .expect("the patch in the report");
     assert_eq!(patch["outcome"], "applied", "{patch}");
     assert!(
-        patch["notes"].to_string().contains("resolution recorded"),
+        patch["resolution"]
+            .as_str()
+            .is_some_and(|id| id.len() == 12),
         "{patch}"
     );
+    assert_eq!(patch["review"], "acknowledged", "{patch}");
     let nova = report["projects"]
         .as_array()
         .and_then(|p| p.iter().find(|p| p["name"] == "nova"))

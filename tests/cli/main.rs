@@ -13,6 +13,7 @@ mod nightly;
 mod planner;
 mod promotion;
 mod queries;
+mod resolutions;
 mod resume;
 mod run_rebase;
 mod series_validation;

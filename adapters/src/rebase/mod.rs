@@ -100,9 +100,12 @@ pub struct RebaseRequest {
     pub onto: Oid,
     /// The patches, in order.
     pub patches: Vec<PatchInput>,
-    /// Recorded conflict resolutions, by patch name: a conflict whose every region has one
-    /// is resolved in memory (the patch applies, with a note saying so).
-    pub resolutions: std::collections::HashMap<String, Vec<resolutions::HunkResolution>>,
+    /// Recorded conflict resolutions, oldest first: a conflict whose every region has one,
+    /// recorded for the same patch (its normalized diff), is resolved in memory (the patch
+    /// applies, naming the resolution).
+    pub resolutions: Vec<resolutions::RecordedResolution>,
+    /// Patches a human dropped from the series, by name, with the reason.
+    pub drops: std::collections::HashMap<String, String>,
 }
 
 /// What happened to one patch.
@@ -139,6 +142,11 @@ pub enum Outcome {
         /// The patches it waits for.
         blocked_by: Vec<String>,
     },
+    /// A human dropped it from the series (`carry resolve --drop`).
+    Dropped {
+        /// Why.
+        reason: String,
+    },
     /// The patch file cannot be read or does not apply to its own base.
     Error {
         /// Where and why.
@@ -148,7 +156,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Its name in reports: `applied`, `landed`, `conflict`, `blocked`, `error`.
+    /// Its name in reports: `applied`, `landed`, `conflict`, `blocked`, `error`, `dropped`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Applied { .. } => "applied",
@@ -156,6 +164,7 @@ impl Outcome {
             Self::Conflict { .. } => "conflict",
             Self::Blocked { .. } => "blocked",
             Self::Error { .. } => "error",
+            Self::Dropped { .. } => "dropped",
         }
     }
 
@@ -184,6 +193,9 @@ pub struct PatchResult {
     /// Things a human should check (a subject that matches an upstream commit).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The recorded resolution it was applied with, if its conflict was resolved from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
 }
 
 /// A rebased series.
@@ -661,6 +673,7 @@ fn merge_all(
                         from: None,
                         outcome,
                         notes: Vec::new(),
+                        resolution: None,
                     },
                     paths: Vec::new(),
                 });
@@ -695,6 +708,7 @@ fn merge_all(
         let subject = commit.summary().unwrap_or("").to_owned();
         let message = String::from_utf8_lossy(commit.message_bytes()).into_owned();
         let mut notes = Vec::new();
+        let mut resolution = None;
 
         let blockers = failures.blockers(input, &paths, &message);
 
@@ -705,12 +719,13 @@ fn merge_all(
                 upstream_commit: found.upstream.map(|id| id.to_string()),
                 by: found.by,
             }
+        } else if let Some(reason) = request.drops.get(&input.name) {
+            Outcome::Dropped {
+                reason: reason.clone(),
+            }
         } else if blockers.is_empty() {
             let tip_tree = tip.tree().map_err(GitError::git("reading a tree"))?;
-            let resolver = request
-                .resolutions
-                .get(&input.name)
-                .map(|hunks| resolutions::Resolver::new(hunks.clone()));
+            let resolver = resolver_for(repo, request, &input.name, commit)?;
             let merged = merge_onto(
                 repo,
                 trees,
@@ -721,18 +736,16 @@ fn merge_all(
                 resolver.as_ref(),
             )?;
             if let Some(resolver) = &resolver {
-                let paths_resolved = resolver.take_used();
-                let misfits = resolver.take_misfits();
-                if !paths_resolved.is_empty() && matches!(merged, TreeMerge::Clean(_)) {
-                    notes.push(format!(
-                        "its conflict in {} was resolved with the resolution recorded for it; review it",
-                        paths_resolved.join(", ")
-                    ));
+                let used = resolver.take();
+                // The report names the resolution; whether it needs a review is the
+                // orchestrator's to say (it knows who looked at it where).
+                if !used.paths.is_empty() && matches!(merged, TreeMerge::Clean(_)) {
+                    resolution = used.resolution;
                 }
-                if !misfits.is_empty() {
+                if !used.misfits.is_empty() {
                     notes.push(format!(
-                        "the resolution recorded for its conflict no longer fits {}: upstream changed the lines of a resolved region again; resolve it anew (`carry resolve`)",
-                        misfits.join(", ")
+                        "the resolution recorded for its conflict no longer fits {}: a conflict region there has no recorded resolution (upstream changed resolved lines again, or another region conflicts now); resolve it anew (`carry resolve`)",
+                        used.misfits.join(", ")
                     ));
                 }
             }
@@ -800,6 +813,7 @@ fn merge_all(
                 from: Some(commit.id().to_string()),
                 outcome,
                 notes,
+                resolution,
             },
             paths,
         });
@@ -811,6 +825,27 @@ fn merge_all(
         }
     }
     Ok((tip.id(), results))
+}
+
+/// A resolver of the resolutions recorded for the patch `name` (`commit`), if any: those
+/// recorded for its normalized diff.
+fn resolver_for(
+    repo: &Repository,
+    request: &RebaseRequest,
+    name: &str,
+    commit: &git2::Commit<'_>,
+) -> Result<Option<resolutions::Resolver>, GitError> {
+    if request.resolutions.is_empty() {
+        return Ok(None);
+    }
+    let patch_id = landed::patch_id(repo, commit)?.map(|id| id.to_string());
+    let fitting: Vec<_> = request
+        .resolutions
+        .iter()
+        .filter(|r| r.fits_patch(name, patch_id.as_deref()))
+        .cloned()
+        .collect();
+    Ok((!fitting.is_empty()).then(|| resolutions::Resolver::new(fitting)))
 }
 
 /// How long [`settle`] waits for verdicts.
@@ -1139,7 +1174,8 @@ mod tests {
                     needs: Vec::new(),
                 })
                 .collect(),
-            resolutions: std::collections::HashMap::new(),
+            resolutions: Vec::new(),
+            drops: std::collections::HashMap::new(),
         };
         let options = RebaseOptions::default();
         let run = |late: bool| {

@@ -205,29 +205,86 @@ pub fn extract(
     Ok(found)
 }
 
+/// One human resolution of one patch's conflict: every region they resolved in one
+/// `carry resolve --continue`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedResolution {
+    /// Its id: a digest of the patch's normalized diff and every region's images and
+    /// resolution, so the same resolution recorded in two workspaces has one id.
+    pub id: String,
+    /// The patch's name in its series when it was recorded.
+    pub patch: String,
+    /// The patch's normalized diff (`git patch-id --stable`) when it was recorded; a patch
+    /// whose diff changed since is another patch. `None` for resolutions recorded before carry
+    /// kept it (matched by name).
+    pub patch_id: Option<String>,
+    /// The upstream commit the patch was being carried onto when it was recorded.
+    pub onto: Option<String>,
+    /// Each conflict region and what the human put in its place.
+    pub hunks: Vec<HunkResolution>,
+}
+
+impl RecordedResolution {
+    /// The id of a resolution of the patch with `patch_id` made of `hunks`.
+    pub fn id_of(patch_id: Option<&str>, hunks: &[HunkResolution]) -> String {
+        let mut hash = sha1_smol::Sha1::new();
+        hash.update(patch_id.unwrap_or("").as_bytes());
+        for hunk in hunks {
+            for part in [
+                hunk.path.as_bytes(),
+                &hunk.upstream,
+                &hunk.base,
+                &hunk.patch,
+                &hunk.resolved,
+            ] {
+                hash.update(&(part.len() as u64).to_le_bytes());
+                hash.update(part);
+            }
+        }
+        hash.digest().to_string()[..12].to_owned()
+    }
+
+    /// Whether it was recorded for the patch named `name` whose normalized diff is
+    /// `patch_id`.
+    pub fn fits_patch(&self, name: &str, patch_id: Option<&str>) -> bool {
+        match &self.patch_id {
+            Some(recorded) => Some(recorded.as_str()) == patch_id,
+            None => self.patch == name,
+        }
+    }
+}
+
 /// Re-applies recorded resolutions to one patch's conflicts, and remembers which paths it
-/// resolved.
+/// resolved, which resolutions it used, and where a recorded resolution no longer fits.
 #[derive(Debug, Default)]
 pub struct Resolver {
-    hunks: Vec<HunkResolution>,
-    used: Mutex<Vec<String>>,
-    misfits: Mutex<Vec<String>>,
+    resolutions: Vec<RecordedResolution>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    paths: Vec<String>,
+    resolutions: Vec<usize>,
+    misfits: Vec<String>,
 }
 
 impl Resolver {
-    /// A resolver of `hunks` (one patch's recorded resolutions).
-    pub fn new(hunks: Vec<HunkResolution>) -> Self {
+    /// A resolver of one patch's recorded resolutions, oldest first (a newer one wins where
+    /// two resolved the same region).
+    pub fn new(resolutions: Vec<RecordedResolution>) -> Self {
         Self {
-            hunks,
-            used: Mutex::default(),
-            misfits: Mutex::default(),
+            resolutions,
+            seen: Mutex::default(),
         }
     }
 
     /// The merge of `path` with each conflict region of `merged` (diff3 style) replaced by
-    /// its recorded resolution; `None` when any region has none.
+    /// its recorded resolution; `None` when any region has none (and, when a resolution
+    /// recorded for `path` exists, the path is remembered as a misfit).
     pub fn resolve(&self, path: &str, merged: &[u8]) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(merged.len());
+        let mut used = Vec::new();
         for piece in pieces(merged)? {
             match piece {
                 Piece::Agreed(text) => out.extend_from_slice(text),
@@ -236,51 +293,91 @@ impl Resolver {
                     base,
                     patch,
                 } => {
-                    let recorded = self.hunks.iter().find(|h| {
-                        h.path == path
-                            && h.upstream == upstream
-                            && h.base == base
-                            && h.patch == patch
-                    })?;
-                    out.extend_from_slice(&recorded.resolved);
+                    let found = self.resolutions.iter().enumerate().rev().find_map(
+                        |(index, resolution)| {
+                            resolution
+                                .hunks
+                                .iter()
+                                .find(|h| {
+                                    h.path == path
+                                        && h.upstream == upstream
+                                        && h.base == base
+                                        && h.patch == patch
+                                })
+                                .map(|hunk| (index, hunk))
+                        },
+                    );
+                    let Some((index, hunk)) = found else {
+                        let known = self
+                            .resolutions
+                            .iter()
+                            .any(|r| r.hunks.iter().any(|h| h.path == path));
+                        if known && let Ok(mut seen) = self.seen.lock() {
+                            seen.misfits.push(path.to_owned());
+                        }
+                        return None;
+                    };
+                    used.push(index);
+                    out.extend_from_slice(&hunk.resolved);
                 }
             }
         }
-        if let Ok(mut used) = self.used.lock() {
-            used.push(path.to_owned());
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.paths.push(path.to_owned());
+            seen.resolutions.extend(used);
         }
         Some(out)
     }
 
-    /// The paths whose recorded resolution no longer fits, and forgets them.
-    pub fn take_misfits(&self) -> Vec<String> {
-        let mut misfits = self
-            .misfits
+    /// What this merge used and missed, and forgets it (one patch's merge at a time).
+    pub fn take(&self) -> ResolverUse {
+        let seen = self
+            .seen
             .lock()
-            .map(|mut misfits| std::mem::take(&mut *misfits))
+            .map(|mut seen| std::mem::take(&mut *seen))
             .unwrap_or_default();
         // A merge retried along renames meets a path twice.
-        misfits.sort();
-        misfits.dedup();
-        misfits
+        let sorted = |mut paths: Vec<String>| {
+            paths.sort();
+            paths.dedup();
+            paths
+        };
+        ResolverUse {
+            paths: sorted(seen.paths),
+            resolution: seen
+                .resolutions
+                .into_iter()
+                .max()
+                .map(|index| self.resolutions[index].id.clone()),
+            misfits: sorted(seen.misfits),
+        }
     }
+}
 
-    /// The paths resolved so far, and forgets them (one patch's merge at a time).
-    pub fn take_used(&self) -> Vec<String> {
-        let mut used = self
-            .used
-            .lock()
-            .map(|mut used| std::mem::take(&mut *used))
-            .unwrap_or_default();
-        used.sort();
-        used.dedup();
-        used
-    }
+/// What one patch's merge did with the recorded resolutions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolverUse {
+    /// The paths resolved.
+    pub paths: Vec<String>,
+    /// The newest resolution used.
+    pub resolution: Option<String>,
+    /// The paths with a recorded resolution that a conflict region did not fit.
+    pub misfits: Vec<String>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn recorded(hunks: Vec<HunkResolution>) -> RecordedResolution {
+        RecordedResolution {
+            id: "r1".to_owned(),
+            patch: "p".to_owned(),
+            patch_id: None,
+            onto: None,
+            hunks,
+        }
+    }
 
     const MERGED: &[u8] = b"a\n<<<<<<< HEAD\nup\n||||||| parent of 1234 (p)\nold\n=======\nmine\n>>>>>>> 1234 (p)\nb\n<<<<<<< HEAD\nup2\n||||||| base\nold2\n=======\nmine2\n>>>>>>> 1234 (p)\n";
 
@@ -294,12 +391,14 @@ mod tests {
         assert_eq!(hunks[0].patch, b"mine\n");
         assert_eq!(hunks[0].resolved, b"up and mine\n");
         assert_eq!(hunks[1].resolved, b"mine2 only\n");
-        let resolver = Resolver::new(hunks);
+        let resolver = Resolver::new(vec![recorded(hunks)]);
         assert_eq!(
             resolver.resolve("f.c", MERGED).as_deref(),
             Some(&wanted[..])
         );
-        assert_eq!(resolver.take_used(), ["f.c"]);
+        let used = resolver.take();
+        assert_eq!(used.paths, ["f.c"]);
+        assert_eq!(used.resolution.as_deref(), Some("r1"));
         // Other labels, same images: the same resolution.
         let relabelled = String::from_utf8_lossy(MERGED)
             .replace("HEAD", "ours")
@@ -314,8 +413,11 @@ mod tests {
             .replace("up2", "up3")
             .into_bytes();
         assert_eq!(resolver.resolve("f.c", &moved), None);
-        // Another path: none.
+        // Another path: none, and no misfit there (nothing was recorded for it).
         assert_eq!(resolver.resolve("g.c", MERGED), None);
+        let used = resolver.take();
+        assert_eq!(used.misfits, ["f.c"]);
+        assert_eq!(used.resolution.as_deref(), Some("r1"));
     }
 
     #[test]
@@ -338,7 +440,7 @@ mod tests {
         let hunks = extract("f", merged, b"").expect("extracted");
         assert_eq!(hunks[0].resolved, b"");
         assert_eq!(hunks[0].base, b"");
-        let resolver = Resolver::new(hunks);
+        let resolver = Resolver::new(vec![recorded(hunks)]);
         assert_eq!(resolver.resolve("f", merged).as_deref(), Some(&b""[..]));
     }
 }

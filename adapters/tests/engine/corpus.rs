@@ -62,6 +62,7 @@ fn kinds(result: &SeriesResult) -> Vec<&'static str> {
             Outcome::Conflict { .. } => "conflict",
             Outcome::Blocked { .. } => "blocked",
             Outcome::Error { .. } => "error",
+            Outcome::Dropped { .. } => "dropped",
         })
         .collect()
 }

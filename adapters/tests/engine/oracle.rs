@@ -48,7 +48,8 @@ pub(crate) fn request(repo: &TestRepo, base: &str, series: &str, onto: &str) -> 
         old_base: Oid::from_str(&repo.git(&["rev-parse", base])).expect("oid"),
         onto: Oid::from_str(&repo.git(&["rev-parse", onto])).expect("oid"),
         patches,
-        resolutions: std::collections::HashMap::new(),
+        resolutions: Vec::new(),
+        drops: std::collections::HashMap::new(),
     }
 }
 
@@ -154,6 +155,7 @@ pub(crate) fn check(
             }
             Outcome::Landed { .. } | Outcome::Blocked { .. } => {}
             Outcome::Error { problem } => panic!("{}: no patch file here: {problem:?}", patch.name),
+            Outcome::Dropped { reason } => panic!("{}: nothing was dropped: {reason}", patch.name),
         }
     }
     Ok(())
