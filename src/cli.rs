@@ -71,6 +71,9 @@ pub(crate) enum Command {
     Resolve(ResolveArgs),
     /// What each patch of the last run became (unchanged, moved or modified, with the interdiff), and acknowledge re-applied resolutions
     Review(ReviewArgs),
+    /// Move recorded resolutions (with their reviews and dropped patches) between workspaces
+    #[command(subcommand)]
+    Resolutions(ResolutionsCommand),
     /// Check a workspace's state (store, lock, leftover processes, refs, a half-done promotion) and say what to do
     Doctor(DoctorArgs),
 }
@@ -103,6 +106,32 @@ pub(crate) struct ResolveArgs {
     /// Why the patch is dropped (with --drop)
     #[arg(long, value_name = "TEXT", requires = "drop")]
     pub(crate) reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ResolutionsCommand {
+    /// Write every recorded resolution, review and dropped patch to FILE (`-`: standard output)
+    Export {
+        /// The file to write
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+    /// Record what FILE (from `carry resolutions export`) holds that this workspace lacks; with --refs, what the project repositories' refs/carry/resolutions/ hold (fetched from a team's remote)
+    Import {
+        /// The file to read (`-`: standard input)
+        #[arg(
+            value_name = "FILE",
+            required_unless_present = "refs",
+            conflicts_with = "refs"
+        )]
+        file: Option<std::path::PathBuf>,
+        /// Read refs/carry/resolutions/* of every project's repository instead of a file
+        #[arg(long)]
+        refs: bool,
+        /// Print what was imported as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,7 @@
 //! - [`checkout`]: the candidate checkouts tests run in, under `.carry/`.
 //! - [`publish`]: atomic publication: branch compare-and-swap, directory exchange, file replace.
 //! - [`fetch`]: bringing upstreams into project repositories with the user's own git.
+//! - [`resolution_transfer`]: recorded resolutions as a file and as refs a team shares.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -30,5 +31,6 @@ pub mod process;
 pub mod process_tree;
 pub mod publish;
 pub mod rebase;
+pub mod resolution_transfer;
 pub mod series;
 pub mod store;

@@ -44,6 +44,7 @@ pub mod queries;
 mod rebasing;
 pub mod refs;
 pub mod report;
+pub mod resolutions;
 pub mod resolve;
 pub mod review;
 pub mod reviews;

@@ -615,6 +615,12 @@ pub fn record(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<Recorded,
         &session.run,
         &resolution,
     )?;
+    drop(store);
+    // The store holds it; the ref is for a team to push and fetch, so a failure to write it
+    // is said, not fatal.
+    if let Err(error) = crate::resolutions::publish(workspace, patch.project.as_str()) {
+        tracing::warn!(%error, "cannot publish the resolution under refs/carry/resolutions/");
+    }
     let session = abort(workspace, patch)?;
     Ok(Recorded {
         session,

@@ -10,6 +10,7 @@ mod impact;
 mod order;
 mod promote;
 mod report;
+mod resolutions;
 mod resolve;
 mod review;
 mod run;
@@ -46,6 +47,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Conflicts(args) => conflicts::run(&cli.global, args),
         Command::Resolve(args) => resolve::run(&cli.global, args),
         Command::Review(args) => review::run(&cli.global, args),
+        Command::Resolutions(command) => resolutions::run(&cli.global, command),
     }
 }
 

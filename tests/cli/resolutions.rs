@@ -376,3 +376,97 @@ fn a_patch_file_is_resolved_and_promotion_regenerates_it() {
     assert_eq!(patch_of(&again, id)["outcome"], "applied");
     assert!(patch_of(&again, id).get("resolution").is_none());
 }
+
+/// A resolution made on a laptop reaches CI as a file, or through the repository's
+/// refs/carry/resolutions/ (pushed and fetched like any ref); there it is re-applied with no
+/// worktree. A damaged or edited file changes nothing.
+#[test]
+fn resolutions_move_between_workspaces_as_a_file_and_as_refs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (laptop, _) = resolved_demo(dir.path());
+    let file = dir.path().join("resolutions.json");
+    let exported = carry_in(
+        &laptop,
+        &["resolutions", "export", &file.display().to_string()],
+    );
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    let text = std::fs::read_to_string(&file).expect("the export");
+    let parsed = json(&text);
+    assert_eq!(parsed["schema"], "carry.resolutions/v1");
+    assert_eq!(parsed["resolutions"][0]["project"], "libvirt");
+    assert_eq!(
+        parsed["resolutions"][0]["hunks"][0]["resolved"],
+        RESOLVED_LINE
+    );
+
+    for (name, by_refs) in [("ci-file", false), ("ci-refs", true)] {
+        let ci = demo_workspace(dir.path(), name);
+        assert_eq!(
+            carry_in(&ci, &["run"]).code,
+            3,
+            "{name}: the conflict, before"
+        );
+        if by_refs {
+            let fetched = TestRepo::open(&ci.join("repos/libvirt")).git_output(&[
+                "fetch",
+                &laptop.join("repos/libvirt").display().to_string(),
+                "refs/carry/resolutions/*:refs/carry/resolutions/*",
+            ]);
+            assert!(fetched.status.success(), "{fetched:?}");
+            let imported = carry_in(&ci, &["resolutions", "import", "--refs", "--json"]);
+            assert_eq!(imported.code, 0, "{}", imported.stderr);
+            assert_eq!(
+                json(&imported.stdout)["imported"].as_array().map(Vec::len),
+                Some(1)
+            );
+        } else {
+            let damaged = dir.path().join("damaged.json");
+            std::fs::write(&damaged, &text[..text.len() / 2]).expect("write");
+            let refused = carry_in(
+                &ci,
+                &["resolutions", "import", &damaged.display().to_string()],
+            );
+            assert_eq!(refused.code, 2);
+            assert!(
+                refused.stderr.contains("damaged.json:"),
+                "file:line: {}",
+                refused.stderr
+            );
+            let edited = dir.path().join("edited.json");
+            std::fs::write(&edited, text.replace("+ 4 + vf_token;", "+ 5 + vf_token;"))
+                .expect("write");
+            let refused = carry_in(
+                &ci,
+                &["resolutions", "import", &edited.display().to_string()],
+            );
+            assert_eq!(refused.code, 2);
+            assert!(
+                refused.stderr.contains("was it edited?"),
+                "{}",
+                refused.stderr
+            );
+            let imported = carry_in(&ci, &["resolutions", "import", &file.display().to_string()]);
+            assert_eq!(imported.code, 0, "{}", imported.stderr);
+            assert!(
+                imported.stdout.contains("imported 1 resolution"),
+                "{}",
+                imported.stdout
+            );
+            let again = carry_in(&ci, &["resolutions", "import", &file.display().to_string()]);
+            assert!(
+                again
+                    .stdout
+                    .contains("imported 0 resolutions (1 already here)"),
+                "{}",
+                again.stdout
+            );
+        }
+        let report = json(&carry_in(&ci, &["run", "--json"]).stdout);
+        let patch = patch_of(&report, "libvirt/hostdev-vf");
+        assert_eq!(patch["outcome"], "applied", "{name}: {patch}");
+        assert_eq!(
+            patch["resolution"], parsed["resolutions"][0]["id"],
+            "{name}"
+        );
+    }
+}
