@@ -48,6 +48,9 @@ pub struct ResolveSession {
     /// The upstream commit the series is being carried onto.
     #[serde(default)]
     pub onto: Option<String>,
+    /// How many conflict regions a recorded resolution resolved already.
+    #[serde(default)]
+    pub prefilled: usize,
 }
 
 /// Why a resolve cannot start or end.
@@ -412,12 +415,29 @@ fn prepare(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<ResolveSessi
 
     // What git left, markers and all: the preimage a resolution is read against.
     let preimages = preimage_dir(&dir, patch);
+    let patch_id = patch_id_of(&repo, &patch_commit)?;
+    let recorded: Vec<RecordedResolution> =
+        carry_adapters::store::Store::open(&workspace.state_dir())?
+            .resolutions_of(patch.project.as_str())?
+            .into_iter()
+            .filter(|r| r.fits_patch(patch.name.as_str(), patch_id.as_deref()))
+            .collect();
+    let resolver = carry_adapters::rebase::resolutions::Resolver::new(recorded);
+    let mut prefilled = 0;
     for path in &conflicted {
         let bytes = std::fs::read(worktree.join(path)).map_err(|source| ResolveError::Io {
             path: worktree.join(path),
             source,
         })?;
         write(&preimages.join(path), &bytes)?;
+        // Regions a recorded resolution still fits are done already; the rest keep their
+        // markers.
+        if let Some((partly, left)) = resolver.resolve_partially(path, &bytes)
+            && partly != bytes
+        {
+            prefilled += carry_adapters::rebase::resolutions::regions(&bytes) - left;
+            write(&worktree.join(path), &partly)?;
+        }
     }
     let notes = dir.join(format!("{}.txt", patch.name));
     let mut text = format!(
@@ -448,6 +468,11 @@ fn prepare(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<ResolveSessi
             text.push_str(&format!("  {}\n", line.trim()));
         }
     }
+    if prefilled > 0 {
+        text.push_str(&format!(
+            "{prefilled} conflict region(s) were resolved already with the resolution recorded for them (the lines around them did not change); check them\n"
+        ));
+    }
     write(&notes, text.as_bytes())?;
     let session = ResolveSession {
         patch: patch.to_string(),
@@ -460,6 +485,7 @@ fn prepare(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<ResolveSessi
         conflicted,
         started_at: carry_adapters::store::now(),
         onto: project.upstream.as_ref().map(|u| u.to.clone()),
+        prefilled,
     };
     let json = serde_json::to_vec_pretty(&session).map_err(|e| ResolveError::Io {
         path: session_file(workspace, patch),

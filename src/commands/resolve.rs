@@ -123,6 +123,15 @@ fn start(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<Outcome, CliEr
         session.worktree.display(),
         &session.before[..session.before.len().min(12)]
     );
+    if session.prefilled > 0 {
+        text.push_str(&format!(
+            "  {} conflict region{} resolved already with the resolution recorded for {} (its lines did not change); check {}\n",
+            session.prefilled,
+            if session.prefilled == 1 { " was" } else { "s were" },
+            if session.prefilled == 1 { "it" } else { "them" },
+            if session.prefilled == 1 { "it" } else { "them" },
+        ));
+    }
     if session.conflicted.is_empty() {
         text.push_str("  git merges it without a conflict here; check the result\n");
     } else {

@@ -116,6 +116,30 @@ fn pieces(text: &[u8]) -> Option<Vec<Piece<'_>>> {
     }
 }
 
+/// Where the conflict region that starts at `at` (its `<<<<<<<` line) ends: after its
+/// `>>>>>>>` line.
+fn region_end(text: &[u8], at: usize) -> usize {
+    let mut seen_start = false;
+    for (start, line) in lines(&text[at..]) {
+        match marker(line) {
+            Some(b'<') if !seen_start => seen_start = true,
+            Some(b'>') if seen_start => return at + start + line.len(),
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+/// How many diff3 conflict regions `merged` has (0 when its markers do not nest).
+pub fn regions(merged: &[u8]) -> usize {
+    pieces(merged).map_or(0, |pieces| {
+        pieces
+            .iter()
+            .filter(|p| matches!(p, Piece::Conflict { .. }))
+            .count()
+    })
+}
+
 /// The lines of `text` that are conflict markers, 1-based, for a "markers remain" message.
 pub fn marker_lines(text: &[u8]) -> Vec<usize> {
     lines(text)
@@ -293,21 +317,7 @@ impl Resolver {
                     base,
                     patch,
                 } => {
-                    let found = self.resolutions.iter().enumerate().rev().find_map(
-                        |(index, resolution)| {
-                            resolution
-                                .hunks
-                                .iter()
-                                .find(|h| {
-                                    h.path == path
-                                        && h.upstream == upstream
-                                        && h.base == base
-                                        && h.patch == patch
-                                })
-                                .map(|hunk| (index, hunk))
-                        },
-                    );
-                    let Some((index, hunk)) = found else {
+                    let Some((index, hunk)) = self.find(path, upstream, base, patch) else {
                         let known = self
                             .resolutions
                             .iter()
@@ -327,6 +337,68 @@ impl Resolver {
             seen.resolutions.extend(used);
         }
         Some(out)
+    }
+
+    /// `merged` (diff3 style) with every conflict region that has a recorded resolution
+    /// replaced by it, and the others left as they are, markers and all; with how many were
+    /// left. For a worktree a human finishes: where `git rerere` gives up on a whole file when
+    /// one region changed, the regions that did not change are done already.
+    pub fn resolve_partially(&self, path: &str, merged: &[u8]) -> Option<(Vec<u8>, usize)> {
+        let mut out = Vec::with_capacity(merged.len());
+        let mut left = 0;
+        let mut at = 0;
+        for piece in pieces(merged)? {
+            match piece {
+                Piece::Agreed(text) => {
+                    out.extend_from_slice(text);
+                    at += text.len();
+                }
+                Piece::Conflict {
+                    upstream,
+                    base,
+                    patch,
+                } => {
+                    // The region's own text in `merged`, markers included.
+                    let end = region_end(merged, at);
+                    match self.find(path, upstream, base, patch) {
+                        Some((_, hunk)) => out.extend_from_slice(&hunk.resolved),
+                        None => {
+                            left += 1;
+                            out.extend_from_slice(&merged[at..end]);
+                        }
+                    }
+                    at = end;
+                }
+            }
+        }
+        Some((out, left))
+    }
+
+    /// The newest recorded region of `path` with these three images, and its resolution's
+    /// index.
+    fn find(
+        &self,
+        file: &str,
+        upstream: &[u8],
+        base: &[u8],
+        patch: &[u8],
+    ) -> Option<(usize, &HunkResolution)> {
+        self.resolutions
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(index, resolution)| {
+                resolution
+                    .hunks
+                    .iter()
+                    .find(|h| {
+                        h.path == file
+                            && h.upstream == upstream
+                            && h.base == base
+                            && h.patch == patch
+                    })
+                    .map(|hunk| (index, hunk))
+            })
     }
 
     /// What this merge used and missed, and forgets it (one patch's merge at a time).
@@ -418,6 +490,23 @@ mod tests {
         let used = resolver.take();
         assert_eq!(used.misfits, ["f.c"]);
         assert_eq!(used.resolution.as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn regions_that_still_fit_are_resolved_and_the_others_left_with_their_markers() {
+        let hunks = extract("f.c", MERGED, b"a\nup and mine\nb\nmine2 only\n").expect("extracted");
+        let resolver = Resolver::new(vec![recorded(hunks)]);
+        let moved = String::from_utf8_lossy(MERGED)
+            .replace("up2", "up3")
+            .into_bytes();
+        let (partly, left) = resolver
+            .resolve_partially("f.c", &moved)
+            .expect("diff3 text");
+        assert_eq!(left, 1);
+        assert_eq!(
+            String::from_utf8_lossy(&partly),
+            "a\nup and mine\nb\n<<<<<<< HEAD\nup3\n||||||| base\nold2\n=======\nmine2\n>>>>>>> 1234 (p)\n"
+        );
     }
 
     #[test]

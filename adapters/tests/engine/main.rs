@@ -10,3 +10,4 @@ mod objects;
 mod oracle;
 mod patch_dir;
 mod properties;
+mod rerere;
