@@ -79,8 +79,16 @@ impl History {
     }
 
     /// A run's report as the store keeps it (JSON text), to serve as it is.
+    /// A report with a re-applied resolution is re-made, so its reviews are as they stand now.
     pub fn report_json(&self, run: &str) -> Result<Option<String>, HistoryError> {
-        Ok(self.store.report(run)?)
+        let Some(text) = self.store.report(run)? else {
+            return Ok(None);
+        };
+        if !text.contains("\"resolution\"") {
+            return Ok(Some(text));
+        }
+        let report = self.report(run)?;
+        Ok(report.and_then(|r| serde_json::to_string(&r).ok()))
     }
 
     /// A run's record, if the workspace knows it.

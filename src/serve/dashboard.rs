@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::svg::escape;
 use super::svg::outcome;
 
-const STYLE: &str = r"
+pub(crate) const STYLE: &str = r"
 :root { color-scheme: light; --ink: #0f172a; --muted: #64748b; --line: #e2e8f0; --bg: #f8fafc; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, Segoe UI, sans-serif; color: var(--ink); background: var(--bg); }
@@ -63,6 +63,26 @@ async function follow() {
 follow();
 ";
 
+/// A patch's id, linked to its page.
+fn patch_link(id: &carry_graph::PatchRef) -> String {
+    let encode = |text: &str| {
+        text.bytes().fold(String::new(), |mut out, b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                let _ = write!(out, "%{b:02X}");
+            }
+            out
+        })
+    };
+    format!(
+        "<a href=\"/patches/{}/{}\"><code>{}</code></a>",
+        encode(id.project.as_str()),
+        encode(id.name.as_str()),
+        escape(&id.to_string())
+    )
+}
+
 pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, ApiError> {
     let active = state.runs.active();
     blocking(move || {
@@ -105,7 +125,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
             for patch in project.map(|p| p.patches.as_slice()).unwrap_or_default() {
                 match &patch.outcome {
                     Outcome::Conflict { paths, first_bad, .. } => {
-                        let _ = write!(problems, "<div><span class=\"pill bad\">conflict</span> <code>{}</code> in <code>{}</code>{}</div>", escape(&patch.id.to_string()), escape(&paths.join(", ")), first_bad.as_deref().map_or(String::new(), |c| format!(" <span class=\"muted\">since {}</span>", &c[..12.min(c.len())])));
+                        let _ = write!(problems, "<div><span class=\"pill bad\">conflict</span> {} in <code>{}</code>{}</div>", patch_link(&patch.id), escape(&paths.join(", ")), first_bad.as_deref().map_or(String::new(), |c| format!(" <span class=\"muted\">since {}</span>", &c[..12.min(c.len())])));
                     }
                     Outcome::Blocked { blocked_by } => {
                         let _ = write!(problems, "<div><span class=\"pill warn\">blocked</span> <code>{}</code> <span class=\"muted\">by {}</span></div>", escape(&patch.id.to_string()), escape(&blocked_by.join(", ")));
@@ -122,7 +142,7 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
                     Outcome::Applied { .. } => {
                         if let Some(resolution) = &patch.resolution {
                             let review = if patch.review == Some(carry_orchestrator::report::ReviewState::Required) { " <span class=\"pill warn\">review required</span>" } else { "" };
-                            let _ = write!(problems, "<div><span class=\"pill good\">resolved</span> <code>{}</code> <span class=\"muted\">with {}</span>{review}</div>", escape(&patch.id.to_string()), escape(resolution));
+                            let _ = write!(problems, "<div><span class=\"pill good\">resolved</span> {} <span class=\"muted\">with {}</span>{review}</div>", patch_link(&patch.id), escape(resolution));
                         }
                     }
                 }

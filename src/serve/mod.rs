@@ -6,6 +6,7 @@
 
 mod api;
 mod cache;
+mod conflicts;
 mod dashboard;
 mod error;
 mod hooks;
@@ -98,6 +99,13 @@ pub(crate) fn router_with_timeout(state: AppState, timeout: std::time::Duration)
         .route("/api/v1/order", get(api::order))
         .route("/api/v1/impact/{project}", get(api::impact))
         .route("/api/v1/debt", get(api::debt))
+        .route("/api/v1/conflicts", get(conflicts::list))
+        .route("/api/v1/review", get(conflicts::review))
+        .route(
+            "/api/v1/review/{project}/{patch}/ack",
+            post(conflicts::acknowledge),
+        )
+        .route("/patches/{project}/{patch}", get(conflicts::page))
         .route("/api/v1/runs", get(runs::list).post(runs::start))
         .route("/api/v1/runs/{id}", get(runs::show))
         .route("/api/v1/runs/{id}/events", get(runs::events))

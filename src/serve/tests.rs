@@ -181,6 +181,9 @@ async fn read_endpoints_answer() {
         "/api/v1/runs/{id}",
         "/api/v1/runs/{id}/events",
         "/api/v1/hooks/upstream",
+        "/api/v1/conflicts",
+        "/api/v1/review",
+        "/api/v1/review/{project}/{patch}/ack",
     ] {
         assert!(
             document["paths"].get(path).is_some(),
@@ -541,4 +544,75 @@ async fn the_openapi_document_describes_every_body_and_the_answers_match_it() {
     let (status, _, body) = call(&state, get("/api/v1/runs/no-such-run")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     validates("/api/v1/runs/{id}", "404", &json(&body));
+}
+
+/// The conflict loop through the service: the open conflicts, a page per patch, the review,
+/// and an acknowledgement that needs the token and a resolution to acknowledge.
+#[tokio::test(flavor = "multi_thread")]
+async fn conflicts_review_and_acknowledgements_are_served() {
+    let (_dir, state) = demo();
+    let (status, _, body) = call(&state, get("/api/v1/review")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no run yet: {body}");
+    let root = state.root.clone();
+    tokio::task::spawn_blocking(move || {
+        let workspace = carry_orchestrator::workspace::load(&root).expect("loads");
+        carry_orchestrator::run::run(
+            &workspace,
+            &carry_orchestrator::run::RunOptions::default(),
+            &carry_orchestrator::run::NoProgress,
+        )
+        .expect("the demo runs");
+    })
+    .await
+    .expect("joined");
+
+    let (status, _, body) = call(&state, get("/api/v1/conflicts")).await;
+    assert_eq!(status, StatusCode::OK);
+    let conflicts = json(&body);
+    assert_eq!(
+        conflicts["conflicts"][0]["patch"], "hostdev-vf",
+        "{conflicts}"
+    );
+
+    let (status, content_type, body) = call(&state, get("/patches/libvirt/hostdev-vf")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("text/html"));
+    assert!(
+        body.contains("culprit") && body.contains("upstream now"),
+        "{body}"
+    );
+    let (status, _, body) = call(
+        &state,
+        get("/patches/libvirt/docs-describe-SR-IOV-VF-tokens"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("range-diff: <b>unchanged</b>"), "{body}");
+    let (status, _, body) = call(&state, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("<a href=\"/patches/libvirt/hostdev-vf\">"),
+        "the dashboard links the conflict to its page"
+    );
+    let (status, _, _) = call(&state, get("/patches/libvirt/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _, body) = call(&state, get("/api/v1/review?project=libvirt")).await;
+    assert_eq!(status, StatusCode::OK);
+    let review = json(&body);
+    assert_eq!(review["schema"], "carry.review/v1");
+    assert_eq!(review["patches"][1]["change"], "unchanged", "{review}");
+    let (status, _, _) = call(&state, get("/api/v1/review?patch=x")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let ack = "/api/v1/review/libvirt/docs-describe-SR-IOV-VF-tokens/ack";
+    let (status, _, _) = call(&state, post(ack, None, "")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call(&state, post(ack, Some(TOKEN), "")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("nothing to acknowledge"))
+    );
 }
