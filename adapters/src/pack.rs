@@ -56,6 +56,7 @@ pub fn write_new_objects(
         on_disk: &on_disk,
         objects: Vec::new(),
         seen: HashSet::new(),
+        walked: HashSet::new(),
     };
     let mut commits = 0;
     let mut current = tip;
@@ -312,6 +313,9 @@ struct Walk<'a, 'r> {
     on_disk: &'a git2::Odb<'a>,
     objects: Vec<Oid>,
     seen: HashSet<Oid>,
+    /// Each tree walked, with the tree it was walked against: a tree met again against
+    /// another one must be walked again, for what it has that the other lacks.
+    walked: HashSet<(Oid, Oid)>,
 }
 
 impl Walk<'_, '_> {
@@ -342,8 +346,17 @@ impl Walk<'_, '_> {
     /// `new` and every tree and blob under it whose id differs from the entry at the same
     /// path in `old`: equal ids at a path are already stored (upstream's, or packed for an
     /// earlier commit of the range).
+    ///
+    /// A tree seen before is not always done: it was walked against another commit's tree,
+    /// and what this `old` lacks may not have been written (a revert makes a commit's tree
+    /// again, and met first, that commit was walked against the reverted one). So it is
+    /// walked once per `old`, and passed over only when it is on disk.
     fn tree(&mut self, old: Option<&Tree<'_>>, new: &Tree<'_>) -> Result<(), GitError> {
-        if old.is_some_and(|old| old.id() == new.id()) || !self.push_new(new.id()) {
+        let old_id = old.map_or_else(Oid::zero, Tree::id);
+        if old_id == new.id() || !self.walked.insert((old_id, new.id())) {
+            return Ok(());
+        }
+        if !self.push_new(new.id()) && self.on_disk.exists(new.id()) {
             return Ok(());
         }
         let repo = self.repo;

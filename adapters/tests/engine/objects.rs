@@ -74,6 +74,52 @@ fn new_objects_stay_in_memory_until_packed_and_then_are_whole() {
     );
 }
 
+/// A revert makes an earlier commit's tree again. Walked from the tip, that tree is met
+/// first against the reverted commit's; met again against its own parent, what it adds there
+/// must still be written (found on real history: a stable branch's "disable a job" and its
+/// revert left a rebased commit's subtree out of the pack, and `git worktree add` failed).
+#[test]
+fn a_tree_made_again_by_a_revert_is_packed_whole() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = TestRepo::init(dir.path());
+    repo.write("docs/x.txt", "x\n");
+    repo.commit_file("src/a.c", "a1\n", "base");
+    let base = repo.head();
+    repo.git(&["checkout", "-q", "-b", "series"]);
+    repo.commit_file("src/a.c", "a1 carried\n", "carry a1");
+    repo.commit_file("docs/x.txt", "x changed\n", "change docs");
+    repo.git(&["revert", "--no-edit", "HEAD"]);
+    repo.git(&["checkout", "-q", "main"]);
+    repo.commit_file("src/b.c", "upstream\n", "upstream adds to src");
+    let onto = Oid::from_str(&repo.head()).expect("oid");
+
+    let project = ProjectRepo::open(&repo.path, None).expect("open");
+    let batch = project.with_writes_in_memory().expect("in memory");
+    let request = crate::oracle::request(&repo, &base, "series", &onto.to_string());
+    let result = rebase_series(
+        batch.repo(),
+        &request,
+        &mut UpstreamCache::default(),
+        &RebaseOptions::default(),
+    )
+    .expect("rebase");
+    assert_eq!(result.patches.len(), 3);
+    write_new_objects(batch.repo(), result.tip, onto, &[]).expect("pack");
+    let tip = result.tip.to_string();
+    repo.git(&["update-ref", "refs/carry/candidate/test", &tip]);
+    let missing = repo.git(&["rev-list", "--objects", "--missing=print", &tip]);
+    assert!(
+        !missing.lines().any(|l| l.starts_with('?')),
+        "objects missing: {missing}"
+    );
+    let fsck = repo.git_output(&["fsck", "--full", "--strict", "--no-dangling"]);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+}
+
 /// carry indexes its own pack (it knows every id, offset and CRC already); the index must be
 /// the very file `git index-pack` makes of the same pack, and git must read the objects.
 #[test]
