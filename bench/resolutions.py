@@ -19,9 +19,8 @@ an old release, carried onto the next). The script:
 
 With --strip-references the carried commits lose the lines that name their upstream commit
 (`(cherry picked from commit X)`, `[ upstream commit X ]`, `commit X upstream.`) and their
-`Change-Id:`: a backport
-that names its original is landed by reference, never a conflict; without the name, the
-adapted backports are the real conflicts a downstream carries.
+`Change-Id:`: a backport that names its original is landed by reference, never a conflict;
+without the name, the adapted backports are the real conflicts a downstream carries.
 
 It prints the share of resolutions carry re-applied where upstream did not touch those lines
 again (goal: all of them), where it did (a conflict is right), and wrong re-applications
@@ -30,7 +29,8 @@ untouched one was re-applied.
 """
 import json, os, re, shutil, subprocess, sys, tempfile, time
 
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
+args = [a for i, a in enumerate(sys.argv[1:], 1)
+        if not a.startswith("--") and sys.argv[i - 1] != "--side"]
 if len(args) != 3:
     sys.exit(__doc__)
 scenario, next_ref, carry = os.path.abspath(args[0]), args[1], os.path.abspath(args[2])

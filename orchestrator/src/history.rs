@@ -78,8 +78,8 @@ impl History {
         &self.store
     }
 
-    /// A run's report as the store keeps it (JSON text), to serve as it is.
-    /// A report with a re-applied resolution is re-made, so its reviews are as they stand now.
+    /// A run's report as JSON text, to serve: as the store keeps it, except that a report
+    /// with a re-applied resolution is re-made, so its reviews are as they stand now.
     pub fn report_json(&self, run: &str) -> Result<Option<String>, HistoryError> {
         let Some(text) = self.store.report(run)? else {
             return Ok(None);

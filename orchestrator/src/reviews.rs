@@ -85,14 +85,3 @@ pub fn who() -> String {
         .or_else(|| std::env::var("LOGNAME").ok())
         .unwrap_or_else(|| "unknown".to_owned())
 }
-
-/// The patches of `report` whose re-applied resolution nobody reviewed, as `PROJECT/PATCH`.
-pub fn unreviewed(report: &RunReport) -> Vec<String> {
-    report
-        .projects
-        .iter()
-        .flat_map(|p| &p.patches)
-        .filter(|patch| patch.review == Some(ReviewState::Required))
-        .map(|patch| patch.id.to_string())
-        .collect()
-}

@@ -244,8 +244,10 @@ fn browser_check(address: &str) {
         "the last run's status shows"
     );
     assert!(
-        dom.contains("conflict</span> <code>libvirt/hostdev-vf</code>"),
-        "the conflict shows"
+        dom.contains(
+            "conflict</span> <a href=\"/patches/libvirt/hostdev-vf\"><code>libvirt/hostdev-vf</code></a>"
+        ),
+        "the conflict shows, linked to its page"
     );
     assert!(
         dom.contains("blocked by libvirt/hostdev-vf"),
