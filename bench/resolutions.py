@@ -173,7 +173,8 @@ def before_of(report, pid):
     return None
 
 
-resolved_first = {p["id"]: p for p in patches(at_first) if p.get("resolution")}
+resolved_first = {p["id"]: p for p in patches(at_first)
+                  if p.get("resolution") and p["outcome"] == "applied"}
 
 # 2. Upstream moves one more release.
 write(f"{ws}/carry.toml", manifest % next_ref)

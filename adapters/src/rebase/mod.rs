@@ -806,6 +806,11 @@ fn merge_all(
         if outcome.failed() {
             failures.record(&input.name, &paths);
         }
+        // A resolution that left nothing of the patch made it landed (empty): there is no
+        // rebased patch to name it on, or to review.
+        if !matches!(outcome, Outcome::Applied { .. }) {
+            resolution = None;
+        }
         results.push(Merged {
             result: PatchResult {
                 name: input.name.clone(),
