@@ -33,4 +33,5 @@ pub mod publish;
 pub mod rebase;
 pub mod resolution_transfer;
 pub mod series;
+pub mod slurm;
 pub mod store;

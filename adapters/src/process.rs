@@ -52,6 +52,8 @@ pub struct TestCommand {
     pub log_limit: u64,
     /// The tags its processes carry, by which every one of them is ended with it.
     pub tag: Option<TestTag>,
+    /// Arguments for a cluster scheduler's job (`sbatch`), when it runs as one.
+    pub scheduler_args: Vec<String>,
 }
 
 /// How a test process ended.
@@ -79,6 +81,19 @@ pub struct TestRun {
     pub duration_ms: u64,
     /// The last lines of its log.
     pub tail: Vec<String>,
+    /// The cluster job it ran as, when it ran on a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobRef>,
+}
+
+/// A test's job on a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRef {
+    /// The scheduler's job id.
+    pub id: String,
+    /// The node it ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Why a test could not be run at all.
@@ -197,6 +212,7 @@ pub async fn run_test(test: &TestCommand, cancel: &Cancel) -> Result<TestRun, Pr
         exit_code,
         duration_ms,
         tail: tail(&test.log),
+        job: None,
     })
 }
 
@@ -297,6 +313,7 @@ mod tests {
             timeout,
             log: dir.join("logs/test.log"),
             log_limit: 10 << 20,
+            scheduler_args: Vec::new(),
             tag: Some(TestTag {
                 workspace: format!("process-test-{}", std::process::id()),
                 test: format!("run/{}", dir.display()),

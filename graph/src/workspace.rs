@@ -35,6 +35,8 @@ pub struct Workspace {
     /// `workspace.test-log-limit`: how many bytes of a test's output its log keeps (its
     /// start and its end, the middle cut).
     pub test_log_limit: u64,
+    /// Where tests run.
+    pub executor: ExecutorSpec,
     /// Every project, by name.
     pub projects: BTreeMap<ProjectName, Project>,
     /// Every feature, by name.
@@ -124,6 +126,26 @@ pub struct TestSpec {
     pub command: String,
     /// The whole process group is killed after this long.
     pub timeout: Duration,
+    /// `sbatch` arguments of this test's job (time, memory, constraints), after the
+    /// executor's own; used by the Slurm executor only.
+    pub sbatch_args: Vec<String>,
+}
+
+/// Where tests run: `[executor]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ExecutorSpec {
+    /// Processes on this machine (the default).
+    #[default]
+    Local,
+    /// Jobs on a Slurm cluster.
+    Slurm {
+        /// The partition jobs go to (the cluster's default when absent).
+        partition: Option<String>,
+        /// A directory every node sees, for checkouts and logs.
+        shared_dir: std::path::PathBuf,
+        /// `sbatch` arguments of every job.
+        sbatch_args: Vec<String>,
+    },
 }
 
 /// Patches across projects that ship together.
@@ -164,6 +186,7 @@ impl Workspace {
             test_timeout: DEFAULT_TEST_TIMEOUT,
             timezone: None,
             test_log_limit: DEFAULT_TEST_LOG_LIMIT,
+            executor: ExecutorSpec::Local,
             projects: BTreeMap::new(),
             features: BTreeMap::new(),
         }

@@ -25,6 +25,42 @@ pub trait Executor: Send + Sync {
     /// `cancel` is cancelled the test is stopped at once and ends
     /// [`Ended::Interrupted`](carry_adapters::process::Ended::Interrupted).
     fn run(&self, test: TestCommand, cancel: Cancel) -> TestFuture;
+
+    /// Where checkouts of the candidates go, when not under `.carry/checkouts` (a cluster's
+    /// nodes must see them); `workspace_tag` tells workspaces apart.
+    fn checkout_root(&self, workspace_tag: &str) -> Option<std::path::PathBuf> {
+        let _ = workspace_tag;
+        None
+    }
+
+    /// How many of one stage's tests to run at once, given `--jobs`: a cluster takes them
+    /// all and runs them as it can.
+    fn parallel(&self, jobs: usize) -> usize {
+        jobs
+    }
+
+    /// Ends what a dead run of this workspace left running on the executor; what it ended.
+    /// Local processes are ended when the workspace lock is taken.
+    fn end_leftovers(&self, workspace_tag: &str) -> Result<Vec<String>, String> {
+        let _ = workspace_tag;
+        Ok(Vec::new())
+    }
+}
+
+/// The executor `[executor]` in the workspace's manifest names.
+pub fn for_workspace(workspace: &crate::workspace::LoadedWorkspace) -> Box<dyn Executor> {
+    match &workspace.manifest.workspace.executor {
+        carry_graph::workspace::ExecutorSpec::Local => Box::new(LocalExecutor),
+        carry_graph::workspace::ExecutorSpec::Slurm {
+            partition,
+            shared_dir,
+            sbatch_args,
+        } => Box::new(crate::slurm_executor::SlurmExecutor::new(
+            partition.clone(),
+            shared_dir.clone(),
+            sbatch_args.clone(),
+        )),
+    }
 }
 
 /// Tests as processes on this machine.

@@ -51,6 +51,7 @@ pub mod reviews;
 pub mod run;
 mod series_inputs;
 mod series_memory;
+pub mod slurm_executor;
 mod test_phase;
 pub mod trial;
 pub mod validate;

@@ -83,6 +83,9 @@ pub struct TestReport {
     /// Whether the result was reused from an earlier run with the same inputs.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reused: bool,
+    /// The cluster job it ran as, and the node, when it ran on a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<carry_adapters::process::JobRef>,
 }
 
 impl TestReport {
@@ -96,6 +99,7 @@ impl TestReport {
             log_tail: Vec::new(),
             reason: Some(reason.into()),
             reused: false,
+            job: None,
         }
     }
 }

@@ -29,7 +29,6 @@ pub use crate::events::NoProgress;
 pub use crate::events::Progress;
 pub use crate::events::RunEvent;
 use crate::executor::Executor;
-use crate::executor::LocalExecutor;
 use crate::features::feature_reports;
 pub use crate::fetching::fetch_all;
 pub use crate::options::RunOptions;
@@ -75,7 +74,12 @@ pub fn run(
     options: &RunOptions,
     progress: &dyn Progress,
 ) -> Result<RunReport, RunError> {
-    run_with(workspace, options, progress, &LocalExecutor)
+    run_with(
+        workspace,
+        options,
+        progress,
+        crate::executor::for_workspace(workspace).as_ref(),
+    )
 }
 
 /// Runs the nightly job with its tests on `executor`, and reports.
@@ -114,6 +118,19 @@ pub fn run_with(
                 })
                 .collect(),
         });
+    }
+    // What a dead run left on the executor (jobs on a cluster) goes too.
+    match executor.end_leftovers(&carry_adapters::process_tree::workspace_tag(&state_dir)) {
+        Ok(ended) if !ended.is_empty() => progress.event(RunEvent::LeftoversEnded {
+            processes: ended
+                .iter()
+                .map(|id| format!("{} job {id}", executor.name()))
+                .collect(),
+        }),
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, executor = executor.name(), "cannot end what a dead run left");
+        }
     }
     let mut store = Store::open(&state_dir)?;
     // We hold the lock, so any run the store still calls running is dead.

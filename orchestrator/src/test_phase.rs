@@ -103,9 +103,13 @@ pub(crate) fn run_tests(
     let mut outcomes: BTreeMap<ProjectName, TestOutcome> = BTreeMap::new();
     let manifest = &context.workspace.manifest.workspace;
     let state = context.workspace.state_dir();
-    let checkouts = state.join("checkouts");
     let logs = state.join("logs").join(context.run_id);
     let workspace_tag = workspace_tag(&state);
+    // A cluster's nodes must see the checkouts: the executor says where they go.
+    let checkouts = context
+        .executor
+        .checkout_root(&workspace_tag)
+        .unwrap_or_else(|| state.join("checkouts"));
     let mut candidates = Candidates::new(context);
     let mut checked_out: BTreeSet<ProjectName> = BTreeSet::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -273,6 +277,7 @@ pub(crate) fn run_tests(
                     timeout: spec.timeout,
                     log: logs.join(format!("{name}.log")),
                     log_limit: manifest.test_log_limit,
+                    scheduler_args: spec.sbatch_args.clone(),
                     tag: Some(TestTag {
                         workspace: workspace_tag.clone(),
                         test: format!("{}/{name}", context.run_id),
@@ -337,7 +342,9 @@ fn run_stage(
         let mut tasks = std::collections::HashMap::new();
         let mut done = Vec::new();
         loop {
-            while running.len() < context.jobs && !context.cancel.is_cancelled() {
+            while running.len() < context.executor.parallel(context.jobs)
+                && !context.cancel.is_cancelled()
+            {
                 let Some((name, command, key)) = queue.next() else {
                     break;
                 };
@@ -403,6 +410,7 @@ fn test_report(run: &TestRun, log: String) -> TestReport {
         log_tail: run.tail.clone(),
         reason: None,
         reused: false,
+        job: run.job.clone(),
     }
 }
 

@@ -18,4 +18,5 @@ mod resume;
 mod run_rebase;
 mod series_validation;
 mod service;
+mod slurm;
 mod stopping;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use raw::RawExecutor;
 use raw::RawFeature;
 use raw::RawManifest;
 use raw::RawProject;
@@ -29,6 +30,7 @@ use crate::names::PatchRef;
 use crate::names::ProjectName;
 use crate::workspace::DEFAULT_TEST_LOG_LIMIT;
 use crate::workspace::DEFAULT_TEST_TIMEOUT;
+use crate::workspace::ExecutorSpec;
 use crate::workspace::Feature;
 use crate::workspace::Project;
 use crate::workspace::ProjectSpans;
@@ -114,6 +116,121 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// `[executor]`: the kind and, for Slurm, where jobs go.
+    fn executor(&mut self, raw: &RawExecutor) -> Option<ExecutorSpec> {
+        let kind = raw.kind.as_ref().map_or("local", |k| k.value.as_str());
+        match kind {
+            "local" => {
+                let slurm_only = [
+                    raw.partition.as_ref().map(|p| p.span.clone()),
+                    raw.shared_dir.as_ref().map(|d| d.span.clone()),
+                    raw.sbatch_args.first().map(|a| a.span.clone()),
+                ];
+                let mut ok = true;
+                for span in slurm_only.into_iter().flatten() {
+                    self.error(
+                        span,
+                        "this key is for kind = \"slurm\"; the local executor takes none",
+                    )
+                    .help = Some("set kind = \"slurm\", or remove the key".to_owned());
+                    ok = false;
+                }
+                ok.then_some(ExecutorSpec::Local)
+            }
+            "slurm" => {
+                let partition = match &raw.partition {
+                    Some(p)
+                        if p.value.trim().is_empty()
+                            || p.value.chars().any(char::is_whitespace) =>
+                    {
+                        self.error(
+                            p.span.clone(),
+                            format!("'{}' is not a partition name", p.value),
+                        );
+                        return None;
+                    }
+                    other => other.as_ref().map(|p| p.value.clone()),
+                };
+                let Some(shared_dir) = &raw.shared_dir else {
+                    self.error(raw.anchor.clone(), "missing key 'shared-dir' in [executor] (kind = \"slurm\")")
+                        .help = Some(
+                        "name a directory every node of the cluster sees, such as shared-dir = \"/shared/carry\"".to_owned(),
+                    );
+                    return None;
+                };
+                if !shared_dir.value.starts_with('/') {
+                    self.error(
+                        shared_dir.span.clone(),
+                        format!("shared-dir '{}' is not an absolute path", shared_dir.value),
+                    )
+                    .help = Some("the cluster's nodes must find it: give it from /".to_owned());
+                    return None;
+                }
+                let before = self.walker.diagnostics.len();
+                let sbatch_args = self.sbatch_args(&raw.sbatch_args);
+                (self.walker.diagnostics.len() == before).then(|| ExecutorSpec::Slurm {
+                    partition,
+                    shared_dir: shared_dir.value.clone().into(),
+                    sbatch_args,
+                })
+            }
+            other => {
+                let span = raw
+                    .kind
+                    .as_ref()
+                    .map_or_else(|| raw.anchor.clone(), |k| k.span.clone());
+                let message = match did_you_mean(other, ["local", "slurm"]) {
+                    Some(near) => {
+                        format!("unknown executor kind '{other}', did you mean '{near}'?")
+                    }
+                    None => format!("unknown executor kind '{other}'"),
+                };
+                self.error(span, message).help = Some("kind is \"local\" or \"slurm\"".to_owned());
+                None
+            }
+        }
+    }
+
+    /// `sbatch-args`, each checked: carry sets the job's name, time, output, directory and
+    /// environment itself.
+    fn sbatch_args(&mut self, raw: &[Spanned<String>]) -> Vec<String> {
+        const CARRY_SETS: &[&str] = &[
+            "--job-name",
+            "-J",
+            "--time",
+            "-t",
+            "--output",
+            "-o",
+            "--error",
+            "-e",
+            "--chdir",
+            "-D",
+            "--export",
+            "--parsable",
+            "--wrap",
+            "--partition",
+            "-p",
+        ];
+        let mut args = Vec::new();
+        for arg in raw {
+            let flag = arg.value.split('=').next().unwrap_or_default();
+            if arg.value.trim().is_empty() {
+                self.error(arg.span.clone(), "an sbatch argument is empty");
+            } else if CARRY_SETS.contains(&flag) {
+                self.error(
+                    arg.span.clone(),
+                    format!("carry sets {flag} itself; it cannot be given here"),
+                )
+                .help = Some(
+                    "the test's timeout is the job's time limit; the partition is [executor] partition".to_owned(),
+                );
+            } else {
+                args.push(arg.value.clone());
+            }
+        }
+        args
+    }
+
     fn error(&mut self, span: Span, message: impl Into<String>) -> &mut Diagnostic {
         self.walker.error(span, message)
     }
@@ -212,6 +329,13 @@ impl Validator<'_> {
                 None => ok = false,
             }
         }
+        let executor = match &raw.executor {
+            None => ExecutorSpec::Local,
+            Some(executor) => self.executor(executor).unwrap_or_else(|| {
+                ok = false;
+                ExecutorSpec::Local
+            }),
+        };
         if !ok {
             return None;
         }
@@ -221,6 +345,7 @@ impl Validator<'_> {
             test_timeout,
             timezone,
             test_log_limit,
+            executor,
             projects,
             features,
         };
@@ -605,7 +730,11 @@ impl Validator<'_> {
                     None => Some(default_timeout),
                 };
                 match (command, timeout) {
-                    (Some(command), Some(timeout)) => Some(TestSpec { command, timeout }),
+                    (Some(command), Some(timeout)) => Some(TestSpec {
+                        command,
+                        timeout,
+                        sbatch_args: self.sbatch_args(&test.sbatch_args),
+                    }),
                     _ => {
                         ok = false;
                         None

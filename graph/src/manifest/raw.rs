@@ -24,6 +24,7 @@ pub(crate) struct Spanned<T> {
 #[derive(Debug, Default)]
 pub(crate) struct RawManifest {
     pub(crate) workspace: Option<RawWorkspace>,
+    pub(crate) executor: Option<RawExecutor>,
     pub(crate) projects: Vec<RawProject>,
     pub(crate) features: Vec<RawFeature>,
 }
@@ -38,6 +39,15 @@ pub(crate) struct RawWorkspace {
     pub(crate) test_timeout: Option<Spanned<String>>,
     pub(crate) timezone: Option<Spanned<String>>,
     pub(crate) test_log_limit: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct RawExecutor {
+    pub(crate) anchor: Span,
+    pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) partition: Option<Spanned<String>>,
+    pub(crate) shared_dir: Option<Spanned<String>>,
+    pub(crate) sbatch_args: Vec<Spanned<String>>,
 }
 
 #[derive(Debug)]
@@ -79,6 +89,7 @@ pub(crate) struct RawTest {
     pub(crate) anchor: Span,
     pub(crate) command: Option<Spanned<String>>,
     pub(crate) timeout: Option<Spanned<String>>,
+    pub(crate) sbatch_args: Vec<Spanned<String>>,
 }
 
 #[derive(Debug)]
@@ -90,7 +101,8 @@ pub(crate) struct RawFeature {
     pub(crate) patches: Vec<(Spanned<String>, Vec<Spanned<String>>)>,
 }
 
-const TOP_KEYS: &[&str] = &["workspace", "project", "feature"];
+const TOP_KEYS: &[&str] = &["workspace", "executor", "project", "feature"];
+const EXECUTOR_KEYS: &[&str] = &["kind", "partition", "shared-dir", "sbatch-args"];
 const WORKSPACE_KEYS: &[&str] = &[
     "name",
     "max-patch-age",
@@ -101,7 +113,7 @@ const WORKSPACE_KEYS: &[&str] = &[
 const PROJECT_KEYS: &[&str] = &["repo", "upstream", "series", "consumes", "test"];
 const UPSTREAM_KEYS: &[&str] = &["url", "path", "ref"];
 const SERIES_KEYS: &[&str] = &["branch", "dir", "base"];
-const TEST_KEYS: &[&str] = &["command", "timeout"];
+const TEST_KEYS: &[&str] = &["command", "timeout", "sbatch-args"];
 const FEATURE_KEYS: &[&str] = &["description", "deadline", "tracking", "patches"];
 
 /// Walks a parsed document, collecting shape problems into `diagnostics`.
@@ -147,6 +159,7 @@ impl<'a> Walker<'a> {
         for entry in entries {
             match entry.key {
                 "workspace" => raw.workspace = self.workspace(&entry),
+                "executor" => raw.executor = self.executor(&entry),
                 "project" => {
                     for project in self.named_tables(&entry, "project") {
                         raw.projects.push(self.project(project));
@@ -316,6 +329,24 @@ impl<'a> Walker<'a> {
         Some(raw)
     }
 
+    fn executor(&mut self, entry: &Entry<'_>) -> Option<RawExecutor> {
+        let fields = self.expect_table(entry, "executor")?;
+        let mut raw = RawExecutor {
+            anchor: entry.key_span.clone(),
+            ..RawExecutor::default()
+        };
+        for field in fields {
+            match field.key {
+                "kind" => raw.kind = self.string(&field, "executor"),
+                "partition" => raw.partition = self.string(&field, "executor"),
+                "shared-dir" => raw.shared_dir = self.string(&field, "executor"),
+                "sbatch-args" => raw.sbatch_args = self.string_array(&field, "executor"),
+                _ => self.unknown_key(&field, EXECUTOR_KEYS, "[executor]"),
+            }
+        }
+        Some(raw)
+    }
+
     fn project(
         &mut self,
         (name, fields, _anchor): (Spanned<String>, Vec<Entry<'_>>, Span),
@@ -396,6 +427,7 @@ impl<'a> Walker<'a> {
                     span: Self::span_of(entry),
                 }),
                 timeout: None,
+                sbatch_args: Vec::new(),
             });
         }
         let Some(fields) = Self::entries(entry.item) else {
@@ -412,11 +444,13 @@ impl<'a> Walker<'a> {
             anchor: entry.key_span.clone(),
             command: None,
             timeout: None,
+            sbatch_args: Vec::new(),
         };
         for field in fields {
             match field.key {
                 "command" => raw.command = self.string(&field, &context),
                 "timeout" => raw.timeout = self.string(&field, &context),
+                "sbatch-args" => raw.sbatch_args = self.string_array(&field, &context),
                 _ => self.unknown_key(&field, TEST_KEYS, &context),
             }
         }

@@ -106,6 +106,7 @@ impl Executor for RecordingExecutor {
                 exit_code: Some(0),
                 duration_ms: 0,
                 tail: Vec::new(),
+                job: None,
             })
         })
     }
