@@ -38,7 +38,7 @@ esac
 
 stop
 mkdir -p "$dir/munge" "$dir/state" "$dir/spool" "$dir/shared"
-chmod 700 "$dir/munge"
+chmod 755 "$dir/munge"   # clients (the user running carry) reach the socket; the key stays 0400
 [ -f "$dir/munge/munge.key" ] || { dd if=/dev/urandom bs=1 count=1024 of="$dir/munge/munge.key" 2>/dev/null; chmod 400 "$dir/munge/munge.key"; }
 force=()
 [ "$(id -u)" = 0 ] && force=(--force)
