@@ -167,31 +167,12 @@ fn a_killed_carry_leaves_no_job_behind_once_the_next_command_runs() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("carry runs");
-    let jobs = || {
-        let listed = Command::new("squeue")
-            .args(["-h", "-o", "%i %j %T"])
-            .output()
-            .expect("squeue");
-        String::from_utf8_lossy(&listed.stdout)
-            .lines()
-            .filter(|l| l.contains(" carry-") && l.contains("-app "))
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let job = loop {
-        let found = jobs();
-        if let Some(line) = found.iter().find(|l| l.ends_with("RUNNING")) {
-            break line.split_whitespace().next().expect("an id").to_owned();
-        }
-        assert!(Instant::now() < deadline, "the job never ran: {found:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let job = running_job(dir.path());
     carry.kill().expect("SIGKILL");
     let _ = carry.wait();
     std::thread::sleep(Duration::from_secs(1));
     assert!(
-        jobs().iter().any(|l| l.starts_with(&format!("{job} "))),
+        jobs_under(dir.path()).iter().any(|(id, _)| *id == job),
         "the job outlives the carry that submitted it"
     );
     let next = carry_in(&root, &["run", "--no-test"]);
@@ -262,4 +243,150 @@ fn executor_mistakes_point_at_their_line() {
         "{}",
         out.stderr
     );
+}
+
+/// The ids and states of the jobs whose working directory is under `dir` (one test's).
+fn jobs_under(dir: &Path) -> Vec<(String, String)> {
+    let listed = Command::new("squeue")
+        .args(["-h", "-o", "%i|%T|%Z"])
+        .output()
+        .expect("squeue");
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_owned());
+    String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, '|');
+            let (id, state, work) = (parts.next()?, parts.next()?, parts.next()?);
+            Path::new(work)
+                .starts_with(&dir)
+                .then(|| (id.to_owned(), state.to_owned()))
+        })
+        .collect()
+}
+
+/// Waits for a running job of the test working in `dir`.
+fn running_job(dir: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((id, _)) = jobs_under(dir).into_iter().find(|(_, s)| s == "RUNNING") {
+            return id;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job never ran: {:?}",
+            jobs_under(dir)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn job_state(id: &str) -> String {
+    let out = Command::new("scontrol")
+        .args(["show", "job", "-o", id])
+        .output()
+        .expect("scontrol");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_job_the_cluster_ends_for_its_own_reasons_is_an_error_not_a_failure() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Someone (here the job itself) cancels it on the cluster: not the test failing.
+    let root = one_project(dir.path(), r#"command = "scancel $SLURM_JOB_ID; sleep 30""#);
+    let report = json(&carry_in(&root, &["run", "--json"]).stdout);
+    let project = &report["projects"][0];
+    assert_eq!(project["status"], "error", "{project}");
+    let error = project["error"].as_str().expect("an error");
+    assert!(
+        error.contains("CANCELLED") && error.contains("not the test's doing"),
+        "{error}"
+    );
+}
+
+#[test]
+fn sigterm_to_carry_cancels_its_jobs() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = one_project(dir.path(), r#"command = "sleep 600", timeout = "20m""#);
+    let carry = Command::new(env!("CARGO_BIN_EXE_carry"))
+        .args(["run"])
+        .current_dir(&root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("carry runs");
+    let job = running_job(dir.path());
+    let sent = Command::new("kill")
+        .args(["-TERM", &carry.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let stopped = Instant::now();
+    let out = carry.wait_with_output().expect("carry ends");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stopped.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        stopped.elapsed()
+    );
+    let state = job_state(&job);
+    assert!(state.contains("JobState=CANCELLED"), "{state}");
+}
+
+#[test]
+fn a_controller_that_does_not_answer_is_a_clear_error_and_the_next_run_tests_again() {
+    if !cluster() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = one_project(dir.path(), r#"command = "true""#);
+    // The same cluster's configuration, with a port nobody listens on.
+    let conf = std::env::var("SLURM_CONF").unwrap_or_else(|_| "/etc/slurm/slurm.conf".to_owned());
+    let text = std::fs::read_to_string(&conf).expect("slurm.conf");
+    let down = dir.path().join("down.conf");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("SlurmctldPort=") {
+                format!("SlurmctldPort={port}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&down, text).expect("write");
+    let out = crate::support::hermetic(&mut Command::new(env!("CARGO_BIN_EXE_carry")))
+        .args(["run", "--json"])
+        .current_dir(&root)
+        .env("SLURM_CONF", &down)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("carry runs");
+    let report = json(&String::from_utf8_lossy(&out.stdout));
+    let project = &report["projects"][0];
+    assert_eq!(project["status"], "error", "{project}");
+    assert!(
+        project["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Unable to contact slurm controller")),
+        "{project}"
+    );
+    // The cluster answers again: the next run tests it.
+    let again = json(&carry_in(&root, &["run", "--json"]).stdout);
+    assert_eq!(again["projects"][0]["test"]["status"], "passed", "{again}");
+    assert!(again["projects"][0]["test"]["reused"].is_null());
 }
