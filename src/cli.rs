@@ -67,7 +67,7 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// List the open conflicts of the last run: key, patch and author, culprit and author, paths, since when
     Conflicts(ConflictsArgs),
-    /// Prepare a worktree to resolve a patch's conflict by hand (or --abort it)
+    /// Resolve a patch's conflict by hand in a worktree, once: --continue records it, --abort, --skip, --drop
     Resolve(ResolveArgs),
     /// What each patch of the last run became (unchanged, moved or modified, with the interdiff), and acknowledge re-applied resolutions
     Review(ReviewArgs),
@@ -76,6 +76,10 @@ pub(crate) enum Command {
     Resolutions(ResolutionsCommand),
     /// Check a workspace's state (store, lock, leftover processes, refs, a half-done promotion) and say what to do
     Doctor(DoctorArgs),
+    /// Print shell completions for bash, zsh, fish, elvish or PowerShell
+    Completions(CompletionsArgs),
+    /// Write man pages (carry.1 and one per command) into a directory
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +152,20 @@ pub(crate) struct ReviewArgs {
     /// Print the review as Markdown (for a merge request)
     #[arg(long)]
     pub(crate) markdown: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// Where to write them (created if missing)
+    #[arg(value_name = "DIR", default_value = "man")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! One module per subcommand; each maps arguments to library calls and prints.
 
+mod completions;
 mod conflicts;
 mod debt;
 mod demo;
@@ -47,6 +48,8 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Conflicts(args) => conflicts::run(&cli.global, args),
         Command::Resolve(args) => resolve::run(&cli.global, args),
         Command::Review(args) => review::run(&cli.global, args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
         Command::Resolutions(command) => resolutions::run(&cli.global, command),
     }
 }
