@@ -211,6 +211,9 @@ pub(crate) struct RunArgs {
     /// Print the report as Markdown, for a tracker
     #[arg(long)]
     pub(crate) markdown: bool,
+    /// Also write the report as JUnit XML to FILE, for a CI system to show
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod error;
 mod logging;
 mod progress;
 mod render;
+mod report_junit;
 mod report_markdown;
 mod report_text;
 mod serve;

@@ -37,8 +37,19 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<Outcome, CliErr
         return Ok(Outcome::Clean);
     }
     let report = execute(global, &workspace, &options)?;
+    if let Some(file) = &args.junit {
+        write_junit(&report, file)?;
+    }
     print_report(&report, args.json, args.markdown)?;
     Ok(outcome(&report))
+}
+
+/// Writes `report` as JUnit XML to `file`, whole or not at all.
+pub(crate) fn write_junit(report: &RunReport, file: &std::path::Path) -> Result<(), CliError> {
+    let xml = crate::report_junit::junit(report)
+        .map_err(|e| CliError::failure(format!("cannot write JUnit XML: {e}")))?;
+    carry_adapters::publish::write_atomically(file, xml.as_bytes())
+        .map_err(|e| CliError::failure(format!("cannot write {}: {e}", file.display())))
 }
 
 pub(crate) fn execute(

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ci_output;
 mod completions;
 mod conflicts;
 mod debt;
