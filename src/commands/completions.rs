@@ -10,8 +10,14 @@ use crate::error::CliError;
 use crate::error::Outcome;
 
 pub(crate) fn completions(args: &CompletionsArgs) -> Result<Outcome, CliError> {
+    use std::io::Write as _;
+
     let mut command = Cli::command();
-    clap_complete::generate(args.shell, &mut command, "carry", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "carry", &mut script);
+    std::io::stdout()
+        .write_all(&script)
+        .map_err(|e| CliError::failure(format!("cannot write the completions: {e}")))?;
     Ok(Outcome::Clean)
 }
 
