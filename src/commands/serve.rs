@@ -51,6 +51,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
         cache: Arc::default(),
         pushed: Arc::default(),
         allowed_hosts: Arc::new(crate::serve::allowed_hosts_from_env()),
+        metrics: crate::serve::Metrics::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

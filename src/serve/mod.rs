@@ -11,6 +11,7 @@ mod dashboard;
 mod error;
 mod hooks;
 mod hosts;
+mod metrics;
 mod openapi;
 mod request_id;
 mod runs;
@@ -61,9 +62,12 @@ pub(crate) struct AppState {
     pub(crate) pushed: Arc<std::sync::Mutex<Option<std::collections::BTreeSet<String>>>>,
     /// Host names served besides `localhost` and IP addresses (`CARRY_ALLOWED_HOSTS`).
     pub(crate) allowed_hosts: Arc<Vec<String>>,
+    /// What `/metrics` reports of the service itself.
+    pub(crate) metrics: metrics::Metrics,
 }
 
 pub(crate) use hosts::from_env as allowed_hosts_from_env;
+pub(crate) use metrics::Metrics;
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -111,7 +115,12 @@ pub(crate) fn router_with_timeout(state: AppState, timeout: std::time::Duration)
         .route("/api/v1/runs/{id}/events", get(runs::events))
         .route("/api/v1/hooks/upstream", post(hooks::upstream))
         .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/metrics", get(metrics::scrape))
         .fallback(error::not_found)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::measure,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(TimeoutLayer::with_status_code(

@@ -281,8 +281,10 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
     }
     let registry = state.runs.clone();
     let cache = state.cache.clone();
+    let metrics = state.metrics.clone();
     let run_id = id.clone();
     let handle = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
         let progress = ServiceProgress {
             registry: registry.clone(),
             id: run_id.clone(),
@@ -305,10 +307,20 @@ pub(crate) async fn start_run(state: &AppState, request: StartRequest) -> Result
                     &run_id,
                     json!({"type": "finished", "run": run_id, "status": "failed", "error": "carry failed unexpectedly; the service log says why"}),
                 );
+                metrics.run_ended("failed", started.elapsed(), None);
                 cache.forget_graph();
                 return;
             }
         };
+        let status = match &outcome {
+            Ok(report) => serde_json::to_value(report.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            Err(carry_orchestrator::run::RunError::Cancelled) => "interrupted".to_owned(),
+            Err(_) => "failed".to_owned(),
+        };
+        metrics.run_ended(&status, started.elapsed(), outcome.as_ref().ok());
         let last = match outcome {
             Ok(report) => json!({"type": "finished", "run": run_id, "status": report.status}),
             Err(carry_orchestrator::run::RunError::Cancelled) => {

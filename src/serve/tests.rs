@@ -30,6 +30,7 @@ fn demo() -> (tempfile::TempDir, AppState) {
         cache: Arc::default(),
         pushed: Arc::default(),
         allowed_hosts: Arc::new(vec!["carry.example.org".to_owned()]),
+        metrics: super::metrics::Metrics::default(),
     };
     (dir, state)
 }
@@ -604,6 +605,29 @@ async fn conflicts_review_and_acknowledgements_are_served() {
     assert_eq!(review["patches"][1]["change"], "unchanged", "{review}");
     let (status, _, _) = call(&state, get("/api/v1/review?patch=x")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, content_type, metrics) = call(&state, get("/metrics")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    for expected in [
+        r#"carry_http_requests_total{route="/api/v1/conflicts",method="GET",status="200"} 1"#,
+        r#"carry_http_request_duration_seconds_count{route="/api/v1/conflicts"} 1"#,
+        r#"carry_runs_total{status="attention"} 1"#,
+        r#"carry_patches{outcome="conflict"} 1"#,
+        r#"carry_patches{outcome="landed"} 1"#,
+        "carry_open_conflicts 1",
+        "carry_overdue_patches ",
+        "# EOF",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in:\n{metrics}");
+    }
+    // A path is never a label.
+    let _ = call(&state, get("/no/such/page")).await;
+    let (_, _, metrics) = call(&state, get("/metrics")).await;
+    assert!(!metrics.contains("/no/such/page"), "{metrics}");
 
     let ack = "/api/v1/review/libvirt/docs-describe-SR-IOV-VF-tokens/ack";
     let (status, _, _) = call(&state, post(ack, None, "")).await;
