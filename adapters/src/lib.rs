@@ -24,6 +24,7 @@ pub mod diff;
 pub mod fetch;
 pub mod git;
 pub mod lock;
+pub mod notify;
 pub mod pack;
 pub mod patchfile;
 pub mod paths;

@@ -37,6 +37,8 @@ pub struct Workspace {
     pub test_log_limit: u64,
     /// Where tests run.
     pub executor: ExecutorSpec,
+    /// Who hears of runs that need attention.
+    pub notify: NotifySpec,
     /// Every project, by name.
     pub projects: BTreeMap<ProjectName, Project>,
     /// Every feature, by name.
@@ -131,6 +133,15 @@ pub struct TestSpec {
     pub sbatch_args: Vec<String>,
 }
 
+/// Who hears of a run that needs attention: `[notify]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifySpec {
+    /// URLs that get the JSON payload (`carry.notify/v1`).
+    pub webhooks: Vec<String>,
+    /// Slack- or Matrix-compatible incoming webhooks: `{"text": ...}`.
+    pub chat: Vec<String>,
+}
+
 /// Where tests run: `[executor]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ExecutorSpec {
@@ -187,6 +198,7 @@ impl Workspace {
             timezone: None,
             test_log_limit: DEFAULT_TEST_LOG_LIMIT,
             executor: ExecutorSpec::Local,
+            notify: NotifySpec::default(),
             projects: BTreeMap::new(),
             features: BTreeMap::new(),
         }

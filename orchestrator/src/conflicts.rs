@@ -57,6 +57,8 @@ pub struct OpenConflict {
     pub upstream_commits: usize,
     /// The first run of the unbroken line of runs that met this conflict.
     pub since_run: String,
+    /// How many runs in a row met it (1: this one is the first).
+    pub nights: usize,
     /// The run this list is from.
     pub run: String,
 }
@@ -130,7 +132,7 @@ pub fn open_conflicts(workspace: &LoadedWorkspace) -> Result<ConflictList, Histo
                 continue;
             };
             let key = conflict_key(&patch.id.to_string(), detail);
-            let since_run = since(&reports, &project.name, &key);
+            let (since_run, nights) = since(&reports, &project.name, &key);
             conflicts.push(OpenConflict {
                 key,
                 project: project.name.clone(),
@@ -147,6 +149,7 @@ pub fn open_conflicts(workspace: &LoadedWorkspace) -> Result<ConflictList, Histo
                 paths: paths.clone(),
                 upstream_commits: upstream_commits.len(),
                 since_run,
+                nights,
                 run: last.run.clone(),
             });
         }
@@ -159,9 +162,11 @@ pub fn open_conflicts(workspace: &LoadedWorkspace) -> Result<ConflictList, Histo
 }
 
 /// The oldest run of the unbroken line, newest first in `reports`, that met the conflict
-/// `key` in `project` (a run that left the project alone does not break the line).
-fn since(reports: &[RunReport], project: &ProjectName, key: &str) -> String {
+/// `key` in `project` (a run that left the project alone does not break the line), and how
+/// many runs of that line met it.
+fn since(reports: &[RunReport], project: &ProjectName, key: &str) -> (String, usize) {
     let mut oldest = reports.first().map(|r| r.run.clone()).unwrap_or_default();
+    let mut nights = 0;
     for report in reports {
         let Some(entry) = report.projects.iter().find(|p| &p.name == project) else {
             continue;
@@ -178,9 +183,49 @@ fn since(reports: &[RunReport], project: &ProjectName, key: &str) -> String {
         if !met {
             break;
         }
+        nights += 1;
         oldest.clone_from(&report.run);
     }
-    oldest
+    (oldest, nights.max(1))
+}
+
+/// The conflict keys each project's last worked-on run before the newest one had, for the
+/// projects the newest run worked on: what the newest run may have resolved.
+pub fn earlier_keys(workspace: &LoadedWorkspace) -> Result<Vec<(String, String)>, HistoryError> {
+    let history = History::open(workspace)?;
+    let mut reports: Vec<RunReport> = Vec::new();
+    for run in history.runs(LOOK_BACK)? {
+        if let Some(report) = history.report(&run.id)? {
+            reports.push(report);
+        }
+    }
+    let Some((last, earlier)) = reports.split_first() else {
+        return Ok(Vec::new());
+    };
+    let mut keys = Vec::new();
+    for project in last
+        .projects
+        .iter()
+        .filter(|p| p.status != ProjectStatus::Unchanged)
+    {
+        let Some(before) = earlier.iter().find_map(|report| {
+            report
+                .projects
+                .iter()
+                .find(|p| p.name == project.name && p.status != ProjectStatus::Unchanged)
+        }) else {
+            continue;
+        };
+        for patch in &before.patches {
+            if let Outcome::Conflict { conflicts, .. } = &patch.outcome {
+                keys.push((
+                    conflict_key(&patch.id.to_string(), conflicts),
+                    patch.id.to_string(),
+                ));
+            }
+        }
+    }
+    Ok(keys)
 }
 
 fn commit_info(repo: Option<&git2::Repository>, id: &str) -> Option<CommitInfo> {

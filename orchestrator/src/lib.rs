@@ -36,6 +36,7 @@ pub mod history;
 pub mod lock {
     pub use carry_adapters::lock::LockError;
 }
+pub mod notify;
 pub mod options;
 pub mod plan;
 pub mod promote;

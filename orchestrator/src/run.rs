@@ -375,6 +375,13 @@ fn run_locked(
         features,
     };
     record(store, &report)?;
+    // Telling people never fails the run: a receiver that is down is logged.
+    for delivery in crate::notify::send(workspace, &report) {
+        match (delivery.tries, delivery.error) {
+            (Some(tries), _) => tracing::info!(url = %delivery.url, tries, "notified"),
+            (None, error) => tracing::warn!(url = %delivery.url, ?error, "not notified"),
+        }
+    }
     Ok(report)
 }
 

@@ -12,6 +12,7 @@ mod doctor;
 mod fuzz_seeds;
 mod manifest_diagnostics;
 mod nightly;
+mod notify;
 mod planner;
 mod promotion;
 mod queries;

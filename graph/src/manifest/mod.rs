@@ -14,6 +14,7 @@ use std::time::Duration;
 use raw::RawExecutor;
 use raw::RawFeature;
 use raw::RawManifest;
+use raw::RawNotify;
 use raw::RawProject;
 use raw::Span;
 use raw::Spanned;
@@ -32,6 +33,7 @@ use crate::workspace::DEFAULT_TEST_LOG_LIMIT;
 use crate::workspace::DEFAULT_TEST_TIMEOUT;
 use crate::workspace::ExecutorSpec;
 use crate::workspace::Feature;
+use crate::workspace::NotifySpec;
 use crate::workspace::Project;
 use crate::workspace::ProjectSpans;
 use crate::workspace::Series;
@@ -191,6 +193,35 @@ impl Validator<'_> {
         }
     }
 
+    /// `[notify]`: every URL an http(s) one.
+    fn notify(&mut self, raw: &RawNotify) -> Option<NotifySpec> {
+        let mut ok = true;
+        let mut check = |urls: &[Spanned<String>]| -> Vec<String> {
+            let mut good = Vec::new();
+            for url in urls {
+                let value = url.value.trim();
+                let scheme_ok = value.starts_with("https://") || value.starts_with("http://");
+                let host_ok = value
+                    .split_once("://")
+                    .is_some_and(|(_, rest)| !rest.is_empty() && !rest.starts_with('/'));
+                if scheme_ok && host_ok && !value.chars().any(char::is_whitespace) {
+                    good.push(value.to_owned());
+                } else {
+                    ok = false;
+                    self.error(
+                        url.span.clone(),
+                        format!("'{}' is not an http(s) URL", url.value),
+                    )
+                    .help = Some("a webhook is an https:// (or http://) URL".to_owned());
+                }
+            }
+            good
+        };
+        let webhooks = check(&raw.webhooks);
+        let chat = check(&raw.chat);
+        ok.then_some(NotifySpec { webhooks, chat })
+    }
+
     /// `sbatch-args`, each checked: carry sets the job's name, time, output, directory and
     /// environment itself.
     fn sbatch_args(&mut self, raw: &[Spanned<String>]) -> Vec<String> {
@@ -336,6 +367,13 @@ impl Validator<'_> {
                 ExecutorSpec::Local
             }),
         };
+        let notify = match &raw.notify {
+            None => NotifySpec::default(),
+            Some(notify) => self.notify(notify).unwrap_or_else(|| {
+                ok = false;
+                NotifySpec::default()
+            }),
+        };
         if !ok {
             return None;
         }
@@ -346,6 +384,7 @@ impl Validator<'_> {
             timezone,
             test_log_limit,
             executor,
+            notify,
             projects,
             features,
         };

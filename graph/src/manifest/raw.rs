@@ -25,6 +25,7 @@ pub(crate) struct Spanned<T> {
 pub(crate) struct RawManifest {
     pub(crate) workspace: Option<RawWorkspace>,
     pub(crate) executor: Option<RawExecutor>,
+    pub(crate) notify: Option<RawNotify>,
     pub(crate) projects: Vec<RawProject>,
     pub(crate) features: Vec<RawFeature>,
 }
@@ -48,6 +49,12 @@ pub(crate) struct RawExecutor {
     pub(crate) partition: Option<Spanned<String>>,
     pub(crate) shared_dir: Option<Spanned<String>>,
     pub(crate) sbatch_args: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct RawNotify {
+    pub(crate) webhooks: Vec<Spanned<String>>,
+    pub(crate) chat: Vec<Spanned<String>>,
 }
 
 #[derive(Debug)]
@@ -101,7 +108,8 @@ pub(crate) struct RawFeature {
     pub(crate) patches: Vec<(Spanned<String>, Vec<Spanned<String>>)>,
 }
 
-const TOP_KEYS: &[&str] = &["workspace", "executor", "project", "feature"];
+const TOP_KEYS: &[&str] = &["workspace", "executor", "notify", "project", "feature"];
+const NOTIFY_KEYS: &[&str] = &["webhooks", "chat"];
 const EXECUTOR_KEYS: &[&str] = &["kind", "partition", "shared-dir", "sbatch-args"];
 const WORKSPACE_KEYS: &[&str] = &[
     "name",
@@ -160,6 +168,7 @@ impl<'a> Walker<'a> {
             match entry.key {
                 "workspace" => raw.workspace = self.workspace(&entry),
                 "executor" => raw.executor = self.executor(&entry),
+                "notify" => raw.notify = self.notify(&entry),
                 "project" => {
                     for project in self.named_tables(&entry, "project") {
                         raw.projects.push(self.project(project));
@@ -342,6 +351,19 @@ impl<'a> Walker<'a> {
                 "shared-dir" => raw.shared_dir = self.string(&field, "executor"),
                 "sbatch-args" => raw.sbatch_args = self.string_array(&field, "executor"),
                 _ => self.unknown_key(&field, EXECUTOR_KEYS, "[executor]"),
+            }
+        }
+        Some(raw)
+    }
+
+    fn notify(&mut self, entry: &Entry<'_>) -> Option<RawNotify> {
+        let fields = self.expect_table(entry, "notify")?;
+        let mut raw = RawNotify::default();
+        for field in fields {
+            match field.key {
+                "webhooks" => raw.webhooks = self.string_array(&field, "notify"),
+                "chat" => raw.chat = self.string_array(&field, "notify"),
+                _ => self.unknown_key(&field, NOTIFY_KEYS, "[notify]"),
             }
         }
         Some(raw)
