@@ -61,6 +61,8 @@ pub(crate) enum Command {
     Debt(DebtArgs),
     /// Move series to a run's results, atomically, dropping landed patches
     Promote(PromoteArgs),
+    /// Start a workspace from repositories you have: find each one's upstream, base and carried commits, and write a commented carry.toml
+    Init(InitArgs),
     /// Build the built-in NFV example workspace and run it
     Demo(DemoArgs),
     /// Serve the HTTP API and dashboard, with an optional nightly schedule
@@ -274,6 +276,16 @@ pub(crate) struct ServeArgs {
     /// Seconds a request may take before the service answers 408/503 for it (event streams excepted)
     #[arg(long, default_value_t = crate::serve::REQUEST_TIMEOUT.as_secs(), value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub(crate) request_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// The workspace directory (default: the current one)
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// A repository whose current branch carries patches (repeat for each; relative to DIR)
+    #[arg(long = "repo", value_name = "PATH", required = true)]
+    pub(crate) repos: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -32,6 +32,7 @@ mod features;
 mod fetching;
 pub mod graph_view;
 pub mod history;
+pub mod init;
 /// The workspace lock's errors, as the faces match on them.
 pub mod lock {
     pub use carry_adapters::lock::LockError;

@@ -8,6 +8,7 @@ mod doctor;
 mod fetch;
 mod graph;
 mod impact;
+mod init;
 mod order;
 mod promote;
 mod report;
@@ -44,6 +45,7 @@ pub(crate) fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Promote(args) => promote::run(&cli.global, args),
         Command::Serve(args) => serve::run(&cli.global, args),
         Command::Demo(args) => demo::run(&cli.global, args),
+        Command::Init(args) => init::run(&cli.global, args),
         Command::Doctor(args) => doctor::run(&cli.global, args),
         Command::Conflicts(args) => conflicts::run(&cli.global, args),
         Command::Resolve(args) => resolve::run(&cli.global, args),

@@ -10,6 +10,7 @@ mod conflicts;
 mod debt;
 mod doctor;
 mod fuzz_seeds;
+mod init;
 mod manifest_diagnostics;
 mod nightly;
 mod notify;
