@@ -92,3 +92,96 @@ fn a_run_writes_junit_a_suite_per_project_a_case_per_patch_and_test() {
         .expect("testsuites");
     assert_eq!(attribute(top, "failures"), Some("2"));
 }
+
+/// Every string of a YAML document, depth first.
+fn strings(yaml: &yaml_rust2::Yaml, found: &mut Vec<String>) {
+    match yaml {
+        yaml_rust2::Yaml::String(s) => found.push(s.clone()),
+        yaml_rust2::Yaml::Array(items) => {
+            for item in items {
+                strings(item, found);
+            }
+        }
+        yaml_rust2::Yaml::Hash(map) => {
+            for (key, value) in map {
+                strings(key, found);
+                strings(value, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The example nightly jobs parse, and every carry command they run exists with the options
+/// they give it (each is run with `--help` appended: clap refuses an unknown option first).
+#[test]
+fn the_example_ci_jobs_parse_and_name_commands_that_exist() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci");
+    let files = [
+        "github-actions.yml",
+        "gitlab-ci.yml",
+        "zuul/jobs.yaml",
+        "zuul/playbooks/carry-nightly.yaml",
+    ];
+    let mut checked = 0;
+    for file in files {
+        let text = std::fs::read_to_string(examples.join(file)).expect("an example");
+        let documents =
+            yaml_rust2::YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(!documents.is_empty(), "{file}");
+        let mut found = Vec::new();
+        for document in &documents {
+            strings(document, &mut found);
+        }
+        for line in found.iter().flat_map(|s| s.lines()) {
+            // A shell line that runs carry (not a job's name that says "carry").
+            let Some(rest) = line.trim_start().strip_prefix("carry ") else {
+                continue;
+            };
+            if !line.contains(" -C ") && !rest.starts_with("demo") {
+                continue;
+            }
+            // Up to a redirection, a pipe or another command.
+            let command = rest.split(['>', '|', ';']).next().unwrap_or_default();
+            // A template's expression (`{{ var }}`) is one value.
+            let mut command = command.to_owned();
+            while let (Some(open), Some(close)) = (command.find("{{"), command.find("}}")) {
+                if close < open {
+                    break;
+                }
+                command.replace_range(open..close + 2, "x");
+            }
+            let mut args: Vec<String> = Vec::new();
+            let mut tokens = command.split_whitespace().peekable();
+            while let Some(token) = tokens.next() {
+                if token == "-C" {
+                    tokens.next();
+                    continue;
+                }
+                if token.starts_with('#') {
+                    break;
+                }
+                args.push(if token.contains('$') || token.contains("{{") {
+                    "x".to_owned()
+                } else {
+                    token.trim_matches('"').to_owned()
+                });
+            }
+            if args.is_empty() || args[0] == "carry" || args[0].starts_with("state") {
+                continue;
+            }
+            args.push("--help".to_owned());
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = carry_in(std::path::Path::new("."), &refs);
+            assert_eq!(
+                out.code,
+                0,
+                "{file}: `carry {}`: {}",
+                command.trim(),
+                out.stderr
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} carry commands found");
+}
