@@ -199,10 +199,13 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), PublishError
         .and_then(|f| f.sync_all())
         .map_err(io("sync", &temporary))?;
     std::fs::rename(&temporary, path).map_err(io("replace", path))?;
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)
-            .and_then(|f| f.sync_all())
-            .map_err(io("sync", parent))?;
-    }
+    // A bare file name's directory is the current one (its parent is "").
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)
+        .and_then(|f| f.sync_all())
+        .map_err(io("sync", parent))?;
     Ok(())
 }
