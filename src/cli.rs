@@ -338,8 +338,16 @@ pub(crate) struct ImpactArgs {
     pub(crate) project: String,
     /// Trial-rebase the series onto REF (any ref or commit the repository has) and say what
     /// would apply, land, conflict or be blocked; records nothing
-    #[arg(long, value_name = "REF")]
+    #[arg(long, value_name = "REF", conflicts_with = "furthest")]
     pub(crate) to: Option<String>,
+    /// Find the newest upstream point the project can move to with every patch applied or
+    /// landed and nothing blocked (trial rebases and bisection; records nothing)
+    #[arg(long)]
+    pub(crate) furthest: bool,
+    /// With --furthest: search the upstream tags matching GLOB, in version order, instead of
+    /// every commit of the first-parent line
+    #[arg(long, value_name = "GLOB", requires = "furthest")]
+    pub(crate) tags: Option<String>,
     /// Print JSON
     #[arg(long)]
     pub(crate) json: bool,

@@ -30,6 +30,7 @@ pub mod events;
 pub mod executor;
 mod features;
 mod fetching;
+pub mod furthest;
 pub mod graph_view;
 pub mod history;
 pub mod init;

@@ -102,155 +102,217 @@ pub fn trial(
     project: &ProjectName,
     to: &str,
 ) -> Result<TrialImpact, TrialError> {
-    let manifest = &workspace.manifest.workspace;
-    let Some(spec) = manifest.projects.get(project) else {
-        return Err(RunError::UnknownProject(project.to_string()).into());
-    };
-    let validation = validate(workspace);
-    if validation.has_errors() {
-        return Err(RunError::Invalid(validation.diagnostics).into());
-    }
-    let graph =
-        WorkspaceGraph::build(manifest, &validation.patch_names()).map_err(RunError::from)?;
-    let fail = |reason: String| TrialError::Project {
-        project: project.clone(),
-        reason,
-    };
-    let local = match &spec.upstream.source {
-        UpstreamSource::Path(path) => Some(workspace.root.join(path)),
-        UpstreamSource::Url(_) => None,
-    };
-    let repo = ProjectRepo::open(&workspace.root.join(&spec.repo), local.as_deref())
-        .map_err(|e| fail(e.to_string()))?;
-    // Everything the trial writes stays in memory and is dropped with `repo`.
-    repo.repo()
-        .odb()
-        .and_then(|odb| odb.add_new_mempack_backend(1000).map(|_| ()))
-        .map_err(|e| fail(format!("cannot set up an in-memory object store: {e}")))?;
-    let onto = repo
-        .resolve_upstream_first(to)
-        .ok_or_else(|| TrialError::UnknownRef {
-            project: project.clone(),
-            reference: to.to_owned(),
-        })?;
-    let listing = validation
-        .series
-        .get(project)
-        .ok_or_else(|| fail("its series cannot be read; run `carry validate`".to_owned()))?;
-    let (from, inputs) = match &spec.series.source {
-        SeriesSource::Branch(_) => {
-            let base = listing
-                .base
-                .ok_or_else(|| fail("its series has no base yet".to_owned()))?;
-            (base, crate::series_inputs::branch_inputs(listing))
-        }
-        SeriesSource::Dir(_) => {
-            let base = match &spec.series.base {
-                Some(base) => repo.resolve(base),
-                None => repo
-                    .repo()
-                    .find_reference(&format!("{APPLIED_BASE_REFS}{project}"))
-                    .ok()
-                    .and_then(|r| r.target())
-                    .or_else(|| repo.upstream_tip(&spec.upstream.reference)),
-            }
-            .ok_or_else(|| {
-                fail("the base of its patch directory is unknown; run `carry fetch`".to_owned())
-            })?;
-            let inputs = crate::series_inputs::dir_commits(&workspace.root, &repo, base, listing)
-                .map_err(fail)?;
-            (base, inputs)
-        }
-    };
-    let request = RebaseRequest {
-        old_base: from,
-        onto,
-        patches: inputs
-            .into_iter()
-            .map(|input| PatchInput {
-                name: input.name,
-                body: input.body,
-                blocked_by: Vec::new(),
-                needs: Vec::new(),
-            })
-            .collect(),
-        resolutions: Vec::new(),
-        drops: std::collections::HashMap::new(),
-    };
-    // The cache is read, never written: a trial records nothing.
-    let mut cache = Store::open(&workspace.state_dir())
-        .and_then(|store| store.upstream_cache(project.as_str()))
-        .unwrap_or_default();
-    // Whatever the trial rebase makes stays in memory and is gone with it.
-    let scratch = repo
-        .with_writes_in_memory()
-        .map_err(|e| fail(crate::error::error_chain(&e)))?;
-    let result = rebase::rebase_series(
-        scratch.repo(),
-        &request,
-        &mut cache,
-        &RebaseOptions::default(),
-    )
-    .map_err(|e| fail(crate::error::error_chain(&e)))?;
+    let mut trials = Trials::new(workspace, project)?;
+    let onto = trials.resolve(to)?;
+    trials.at(onto, to)
+}
 
-    let patches: Vec<PatchReport> = result
-        .patches
-        .into_iter()
-        .map(|patch| PatchReport {
-            id: crate::rebasing::patch_ref(project, &patch.name),
-            subject: patch.subject,
-            from: patch.from,
-            outcome: crate::rebasing::qualify(project, patch.outcome),
-            notes: patch.notes,
-            resolution: patch.resolution,
-            review: None,
-        })
-        .collect();
-    let failed: BTreeSet<PatchRef> = patches
-        .iter()
-        .filter(|p| p.outcome.failed())
-        .map(|p| p.id.clone())
-        .collect();
-    let blocked = graph.blocked_by_needs(&failed);
-    let blocked_elsewhere = blocked
-        .iter()
-        .filter(|(patch, _)| &patch.project != project)
-        .map(|(patch, causes)| BlockedElsewhere {
-            id: patch.to_string(),
-            blocked_by: causes.iter().map(ToString::to_string).collect(),
-        })
-        .collect();
-    let mut features_at_risk = BTreeSet::new();
-    for patch in failed.iter().chain(blocked.keys()) {
-        if let Some(id) = graph.patch(patch) {
-            features_at_risk.extend(graph.features_of(id).into_iter().map(|f| f.to_string()));
+/// Trial rebases of one project's series, onto any upstream commit, all in memory: the
+/// repository with an in-memory object store (dropped with it), the series read once.
+pub struct Trials<'w> {
+    workspace: &'w LoadedWorkspace,
+    project: ProjectName,
+    graph: WorkspaceGraph,
+    repo: ProjectRepo,
+    from: git2::Oid,
+    inputs: Vec<crate::series_inputs::SeriesInput>,
+    cache: carry_adapters::rebase::landed::UpstreamCache,
+}
+
+impl<'w> Trials<'w> {
+    /// Reads `project`'s series and prepares its repository for trials.
+    pub fn new(workspace: &'w LoadedWorkspace, project: &ProjectName) -> Result<Self, TrialError> {
+        let manifest = &workspace.manifest.workspace;
+        let Some(spec) = manifest.projects.get(project) else {
+            return Err(RunError::UnknownProject(project.to_string()).into());
+        };
+        let validation = validate(workspace);
+        if validation.has_errors() {
+            return Err(RunError::Invalid(validation.diagnostics).into());
         }
+        let graph =
+            WorkspaceGraph::build(manifest, &validation.patch_names()).map_err(RunError::from)?;
+        let fail = |reason: String| TrialError::Project {
+            project: project.clone(),
+            reason,
+        };
+        let local = match &spec.upstream.source {
+            UpstreamSource::Path(path) => Some(workspace.root.join(path)),
+            UpstreamSource::Url(_) => None,
+        };
+        let repo = ProjectRepo::open(&workspace.root.join(&spec.repo), local.as_deref())
+            .map_err(|e| fail(e.to_string()))?;
+        // Everything the trials write stays in memory and is dropped with `repo`.
+        repo.repo()
+            .odb()
+            .and_then(|odb| odb.add_new_mempack_backend(1000).map(|_| ()))
+            .map_err(|e| fail(format!("cannot set up an in-memory object store: {e}")))?;
+        let listing = validation
+            .series
+            .get(project)
+            .ok_or_else(|| fail("its series cannot be read; run `carry validate`".to_owned()))?;
+        let (from, inputs) = match &spec.series.source {
+            SeriesSource::Branch(_) => {
+                let base = listing
+                    .base
+                    .ok_or_else(|| fail("its series has no base yet".to_owned()))?;
+                (base, crate::series_inputs::branch_inputs(listing))
+            }
+            SeriesSource::Dir(_) => {
+                let base = match &spec.series.base {
+                    Some(base) => repo.resolve(base),
+                    None => repo
+                        .repo()
+                        .find_reference(&format!("{APPLIED_BASE_REFS}{project}"))
+                        .ok()
+                        .and_then(|r| r.target())
+                        .or_else(|| repo.upstream_tip(&spec.upstream.reference)),
+                }
+                .ok_or_else(|| {
+                    fail("the base of its patch directory is unknown; run `carry fetch`".to_owned())
+                })?;
+                let inputs =
+                    crate::series_inputs::dir_commits(&workspace.root, &repo, base, listing)
+                        .map_err(fail)?;
+                (base, inputs)
+            }
+        };
+        // The cache is read, never written: a trial records nothing.
+        let cache = Store::open(&workspace.state_dir())
+            .and_then(|store| store.upstream_cache(project.as_str()))
+            .unwrap_or_default();
+        Ok(Self {
+            workspace,
+            project: project.clone(),
+            graph,
+            repo,
+            from,
+            inputs,
+            cache,
+        })
     }
-    // `project` was looked up in this manifest above, and the graph is built from it.
-    let id = graph
-        .project(project.as_str())
-        .expect("the project is in the graph");
-    let impact = graph.impact(id);
-    let durations = last_test_durations(workspace);
-    Ok(TrialImpact {
-        schema: "carry.impact/v1",
-        project: project.clone(),
-        to: to.to_owned(),
-        to_commit: onto.to_string(),
-        from: from.to_string(),
-        patches,
-        blocked_elsewhere,
-        features_at_risk: features_at_risk.into_iter().collect(),
-        consumers: impact.consumers,
-        retest: impact
-            .retest
-            .into_iter()
-            .map(|project| Retest {
-                last_duration_ms: durations.get(&project).copied(),
-                project,
+
+    /// The commit `to` names in the project's repository (upstream's refs first).
+    pub fn resolve(&self, to: &str) -> Result<git2::Oid, TrialError> {
+        self.repo
+            .resolve_upstream_first(to)
+            .ok_or_else(|| TrialError::UnknownRef {
+                project: self.project.clone(),
+                reference: to.to_owned(),
             })
-            .collect(),
-    })
+    }
+
+    /// Where the series sits now.
+    pub fn base(&self) -> git2::Oid {
+        self.from
+    }
+
+    /// The project's repository (for walking upstream's history and tags).
+    pub fn repository(&self) -> &git2::Repository {
+        self.repo.repo()
+    }
+
+    /// The project's upstream tip as last fetched.
+    pub fn upstream_tip(&self) -> Option<git2::Oid> {
+        let spec = &self.workspace.manifest.workspace.projects[&self.project];
+        self.repo.upstream_tip(&spec.upstream.reference)
+    }
+
+    /// A trial onto `onto` (shown as `to`).
+    pub fn at(&mut self, onto: git2::Oid, to: &str) -> Result<TrialImpact, TrialError> {
+        let project = self.project.clone();
+        let fail = |reason: String| TrialError::Project {
+            project: project.clone(),
+            reason,
+        };
+        let request = RebaseRequest {
+            old_base: self.from,
+            onto,
+            patches: self
+                .inputs
+                .iter()
+                .map(|input| PatchInput {
+                    name: input.name.clone(),
+                    body: input.body.clone(),
+                    blocked_by: Vec::new(),
+                    needs: Vec::new(),
+                })
+                .collect(),
+            resolutions: Vec::new(),
+            drops: std::collections::HashMap::new(),
+        };
+        // Whatever the trial rebase makes stays in memory and is gone with it.
+        let scratch = self
+            .repo
+            .with_writes_in_memory()
+            .map_err(|e| fail(crate::error::error_chain(&e)))?;
+        let result = rebase::rebase_series(
+            scratch.repo(),
+            &request,
+            &mut self.cache,
+            &RebaseOptions::default(),
+        )
+        .map_err(|e| fail(crate::error::error_chain(&e)))?;
+        let graph = &self.graph;
+        let patches: Vec<PatchReport> = result
+            .patches
+            .into_iter()
+            .map(|patch| PatchReport {
+                id: crate::rebasing::patch_ref(&project, &patch.name),
+                subject: patch.subject,
+                from: patch.from,
+                outcome: crate::rebasing::qualify(&project, patch.outcome),
+                notes: patch.notes,
+                resolution: patch.resolution,
+                review: None,
+            })
+            .collect();
+        let failed: BTreeSet<PatchRef> = patches
+            .iter()
+            .filter(|p| p.outcome.failed())
+            .map(|p| p.id.clone())
+            .collect();
+        let blocked = graph.blocked_by_needs(&failed);
+        let blocked_elsewhere = blocked
+            .iter()
+            .filter(|(patch, _)| patch.project != project)
+            .map(|(patch, causes)| BlockedElsewhere {
+                id: patch.to_string(),
+                blocked_by: causes.iter().map(ToString::to_string).collect(),
+            })
+            .collect();
+        let mut features_at_risk = BTreeSet::new();
+        for patch in failed.iter().chain(blocked.keys()) {
+            if let Some(id) = graph.patch(patch) {
+                features_at_risk.extend(graph.features_of(id).into_iter().map(|f| f.to_string()));
+            }
+        }
+        // `project` was looked up in this manifest, and the graph is built from it.
+        let id = graph
+            .project(project.as_str())
+            .expect("the project is in the graph");
+        let impact = graph.impact(id);
+        let durations = last_test_durations(self.workspace);
+        Ok(TrialImpact {
+            schema: "carry.impact/v1",
+            project: project.clone(),
+            to: to.to_owned(),
+            to_commit: onto.to_string(),
+            from: self.from.to_string(),
+            patches,
+            blocked_elsewhere,
+            features_at_risk: features_at_risk.into_iter().collect(),
+            consumers: impact.consumers,
+            retest: impact
+                .retest
+                .into_iter()
+                .map(|project| Retest {
+                    last_duration_ms: durations.get(&project).copied(),
+                    project,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// Each project's test time in the newest stored run that ran it.

@@ -14,6 +14,14 @@ pub(crate) fn run(global: &GlobalArgs, args: &ImpactArgs) -> Result<Outcome, Cli
     if let Some(to) = &args.to {
         return trial(&workspace, graph.project_name_of(project), to, args.json);
     }
+    if args.furthest {
+        return furthest(
+            &workspace,
+            graph.project_name_of(project),
+            args.tags.as_deref(),
+            args.json,
+        );
+    }
     let impact = graph.impact(project);
     if args.json {
         super::print_json(&impact)?;
@@ -128,5 +136,100 @@ fn trial(
         Outcome::Clean
     } else {
         Outcome::Attention
+    })
+}
+
+fn furthest(
+    workspace: &carry_orchestrator::workspace::LoadedWorkspace,
+    project: &carry_graph::ProjectName,
+    tags: Option<&str>,
+    json: bool,
+) -> Result<Outcome, CliError> {
+    use carry_orchestrator::furthest::FurthestError;
+    use carry_orchestrator::trial::TrialError;
+    let answer =
+        carry_orchestrator::furthest::furthest(workspace, project, tags).map_err(|error| {
+            match error {
+                FurthestError::Trial(TrialError::Run(run)) => super::run::run_error(run),
+                FurthestError::NotMoved(_) | FurthestError::NoTags { .. } => {
+                    CliError::usage(error.to_string())
+                }
+                other @ FurthestError::Trial(_) => {
+                    CliError::new(crate::error::ErrorKind::Failure, other)
+                }
+            }
+        })?;
+    if json {
+        super::print_json(&answer)?;
+    } else {
+        let short = |c: &str| c[..c.len().min(12)].to_owned();
+        let describe = |p: &carry_orchestrator::furthest::Point| {
+            format!(
+                "{}{} (point {} of {})",
+                short(&p.commit),
+                p.tag
+                    .as_deref()
+                    .map(|t| format!(", at or after {t}"))
+                    .unwrap_or_default(),
+                p.index + 1,
+                answer.points
+            )
+        };
+        anstream::println!(
+            "{project} along {} from {} to {} ({} points, {} trial rebase{}):",
+            answer.line,
+            short(&answer.base),
+            short(&answer.tip),
+            answer.points,
+            answer.trials,
+            if answer.trials == 1 { "" } else { "s" }
+        );
+        match (&answer.furthest, &answer.next) {
+            (Some(good), None) => {
+                anstream::println!(
+                    "  furthest: {} (upstream's tip: nothing breaks)",
+                    describe(good)
+                );
+            }
+            (good, Some(bad)) => {
+                anstream::println!(
+                    "  furthest: {}",
+                    good.as_ref().map_or_else(
+                        || "its current base (the first point already breaks)".to_owned(),
+                        &describe
+                    )
+                );
+                anstream::println!("  next:     {}, where these break:", describe(bad));
+                for broken in &answer.breaks {
+                    let detail = if broken.outcome == "conflict" {
+                        format!(
+                            " in {}{}",
+                            broken.paths.join(", "),
+                            broken
+                                .culprit
+                                .as_deref()
+                                .map(|c| format!(" (culprit {})", short(c)))
+                                .unwrap_or_default()
+                        )
+                    } else if broken.blocked_by.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" by {}", broken.blocked_by.join(", "))
+                    };
+                    anstream::println!("    {:<9} {}{detail}", broken.outcome, broken.patch);
+                }
+            }
+            (None, None) => {}
+        }
+        if answer.non_monotonic {
+            anstream::println!(
+                "  note: a point was found good after one that broke (a conflict that went away); the answer is the last good point before the first break found"
+            );
+        }
+    }
+    Ok(if answer.next.is_some() {
+        Outcome::Attention
+    } else {
+        Outcome::Clean
     })
 }

@@ -9,6 +9,7 @@ mod completions;
 mod conflicts;
 mod debt;
 mod doctor;
+mod furthest;
 mod fuzz_seeds;
 mod init;
 mod manifest_diagnostics;
