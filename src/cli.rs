@@ -334,12 +334,13 @@ pub(crate) struct OrderArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ImpactArgs {
-    /// The project whose upstream moves
-    pub(crate) project: String,
+    /// The project whose upstream moves (left out with --to PROJECT=REF)
+    pub(crate) project: Option<String>,
     /// Trial-rebase the series onto REF (any ref or commit the repository has) and say what
-    /// would apply, land, conflict or be blocked; records nothing
-    #[arg(long, value_name = "REF", conflicts_with = "furthest")]
-    pub(crate) to: Option<String>,
+    /// would apply, land, conflict or be blocked; records nothing. Several moves at once:
+    /// --to qemu=v10.0.0 --to libvirt=v11.0.0, tried together in graph order
+    #[arg(long, value_name = "REF|PROJECT=REF", conflicts_with = "furthest")]
+    pub(crate) to: Vec<String>,
     /// Find the newest upstream point the project can move to with every patch applied or
     /// landed and nothing blocked (trial rebases and bisection; records nothing)
     #[arg(long)]

@@ -354,3 +354,110 @@ pub fn counts(trial: &TrialImpact) -> BTreeMap<&'static str, usize> {
     }
     counts
 }
+
+/// Several upstream moves tried together: `carry impact --to P=REF --to Q=REF`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManyTrials {
+    /// `carry.impact-many/v1`.
+    pub schema: &'static str,
+    /// Each move's own trial, in graph order.
+    pub moves: Vec<TrialImpact>,
+    /// Patches anywhere in the workspace the moves together would block through features.
+    pub blocked: Vec<BlockedElsewhere>,
+    /// Features with a patch that would conflict or be blocked.
+    pub features_at_risk: Vec<String>,
+    /// Projects whose tests must run again, in graph order.
+    pub retest: Vec<ProjectName>,
+}
+
+/// Why several moves cannot be tried.
+#[derive(Debug, thiserror::Error)]
+pub enum ManyError {
+    /// One of the trials failed.
+    #[error(transparent)]
+    Trial(#[from] TrialError),
+    /// A project was named twice.
+    #[error("{0} is moved twice; give one --to per project")]
+    Twice(ProjectName),
+}
+
+/// Tries every move of `moves` (project, ref) together, in graph order.
+pub fn trial_many(
+    workspace: &LoadedWorkspace,
+    moves: &[(ProjectName, String)],
+) -> Result<ManyTrials, ManyError> {
+    let mut seen = BTreeSet::new();
+    for (project, _) in moves {
+        if !seen.insert(project.clone()) {
+            return Err(ManyError::Twice(project.clone()));
+        }
+    }
+    let validation = validate(workspace);
+    if validation.has_errors() {
+        return Err(TrialError::from(RunError::Invalid(validation.diagnostics)).into());
+    }
+    let graph = WorkspaceGraph::build(&workspace.manifest.workspace, &validation.patch_names())
+        .map_err(|e| TrialError::from(RunError::from(e)))?;
+    // Every ref is checked before any trial runs.
+    let mut ordered: Vec<&(ProjectName, String)> = moves.iter().collect();
+    let position = |name: &ProjectName| {
+        graph
+            .stages()
+            .iter()
+            .flatten()
+            .position(|p| p == name)
+            .unwrap_or(usize::MAX)
+    };
+    ordered.sort_by_key(|(project, _)| position(project));
+    let mut prepared = Vec::new();
+    for (project, to) in ordered {
+        let trials = Trials::new(workspace, project)?;
+        let onto = trials.resolve(to)?;
+        prepared.push((trials, onto, to.clone()));
+    }
+    let mut results = Vec::new();
+    for (mut trials, onto, to) in prepared {
+        results.push(trials.at(onto, &to)?);
+    }
+    let failed: BTreeSet<PatchRef> = results
+        .iter()
+        .flat_map(|t| &t.patches)
+        .filter(|p| p.outcome.failed())
+        .map(|p| p.id.clone())
+        .collect();
+    let blocked_map = graph.blocked_by_needs(&failed);
+    let blocked: Vec<BlockedElsewhere> = blocked_map
+        .iter()
+        .filter(|(patch, _)| !failed.contains(*patch))
+        .map(|(patch, causes)| BlockedElsewhere {
+            id: patch.to_string(),
+            blocked_by: causes.iter().map(ToString::to_string).collect(),
+        })
+        .collect();
+    let mut features_at_risk = BTreeSet::new();
+    for patch in failed.iter().chain(blocked_map.keys()) {
+        if let Some(id) = graph.patch(patch) {
+            features_at_risk.extend(graph.features_of(id).into_iter().map(|f| f.to_string()));
+        }
+    }
+    let mut retest: BTreeSet<ProjectName> = BTreeSet::new();
+    for (project, _) in moves {
+        if let Some(id) = graph.project(project.as_str()) {
+            retest.extend(graph.impact(id).retest);
+        }
+    }
+    let retest = graph
+        .stages()
+        .iter()
+        .flatten()
+        .filter(|p| retest.contains(*p))
+        .cloned()
+        .collect();
+    Ok(ManyTrials {
+        schema: "carry.impact-many/v1",
+        moves: results,
+        blocked,
+        features_at_risk: features_at_risk.into_iter().collect(),
+        retest,
+    })
+}

@@ -10,9 +10,34 @@ use crate::error::Outcome;
 pub(crate) fn run(global: &GlobalArgs, args: &ImpactArgs) -> Result<Outcome, CliError> {
     let workspace = super::load(global)?;
     let graph = carry_orchestrator::queries::workspace_graph(&workspace)?;
-    let project = super::project_arg(&graph, &args.project)?;
-    if let Some(to) = &args.to {
-        return trial(&workspace, graph.project_name_of(project), to, args.json);
+    if args.to.iter().any(|to| to.contains('=')) {
+        if args.project.is_some() || !args.to.iter().all(|to| to.contains('=')) {
+            return Err(CliError::usage(
+                "give every move as --to PROJECT=REF, with no PROJECT before them",
+            ));
+        }
+        let mut moves = Vec::new();
+        for to in &args.to {
+            let (name, reference) = to.split_once('=').unwrap_or_default();
+            let id = super::project_arg(&graph, name)?;
+            moves.push((graph.project_name_of(id).clone(), reference.to_owned()));
+        }
+        return many(&workspace, &moves, args.json);
+    }
+    let Some(name) = &args.project else {
+        return Err(CliError::usage(
+            "name the project that moves (or give --to PROJECT=REF)",
+        ));
+    };
+    let project = super::project_arg(&graph, name)?;
+    match args.to.as_slice() {
+        [] => {}
+        [to] => return trial(&workspace, graph.project_name_of(project), to, args.json),
+        _ => {
+            return Err(CliError::usage(
+                "one --to REF per project; several moves: --to PROJECT=REF --to PROJECT=REF",
+            ));
+        }
     }
     if args.furthest {
         return furthest(
@@ -231,5 +256,65 @@ fn furthest(
         Outcome::Attention
     } else {
         Outcome::Clean
+    })
+}
+
+fn many(
+    workspace: &carry_orchestrator::workspace::LoadedWorkspace,
+    moves: &[(carry_graph::ProjectName, String)],
+    json: bool,
+) -> Result<Outcome, CliError> {
+    use carry_orchestrator::trial::ManyError;
+    use carry_orchestrator::trial::TrialError;
+    let trials =
+        carry_orchestrator::trial::trial_many(workspace, moves).map_err(|error| match error {
+            ManyError::Trial(TrialError::Run(run)) => super::run::run_error(run),
+            ManyError::Twice(_) | ManyError::Trial(TrialError::UnknownRef { .. }) => {
+                CliError::usage(error.to_string())
+            }
+            other @ ManyError::Trial(_) => CliError::new(crate::error::ErrorKind::Failure, other),
+        })?;
+    let clean =
+        trials.moves.iter().all(carry_orchestrator::trial::is_clean) && trials.blocked.is_empty();
+    if json {
+        super::print_json(&trials)?;
+    } else {
+        for trial in &trials.moves {
+            let counts: Vec<String> = carry_orchestrator::trial::counts(trial)
+                .iter()
+                .map(|(kind, n)| format!("{n} {kind}"))
+                .collect();
+            anstream::println!(
+                "if {} moves to {} ({}): {}",
+                trial.project,
+                trial.to,
+                &trial.to_commit[..12.min(trial.to_commit.len())],
+                counts.join(", ")
+            );
+            for patch in trial.patches.iter().filter(|p| p.outcome.failed()) {
+                anstream::println!(
+                    "  {:<9} {}",
+                    carry_orchestrator::report::outcome_name(&patch.outcome),
+                    patch.id
+                );
+            }
+        }
+        for blocked in &trials.blocked {
+            anstream::println!(
+                "  blocked   {}: needs {}",
+                blocked.id,
+                blocked.blocked_by.join(", ")
+            );
+        }
+        if !trials.features_at_risk.is_empty() {
+            anstream::println!("  features at risk: {}", trials.features_at_risk.join(", "));
+        }
+        let retest: Vec<String> = trials.retest.iter().map(ToString::to_string).collect();
+        anstream::println!("  re-test, in order: {}", retest.join(", "));
+    }
+    Ok(if clean {
+        Outcome::Clean
+    } else {
+        Outcome::Attention
     })
 }

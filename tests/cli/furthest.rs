@@ -135,3 +135,55 @@ fn furthest_is_the_tip_when_nothing_breaks_and_bad_input_is_refused() {
     let without = carry_in(&root, &["impact", "app", "--tags", "v*"]);
     assert_eq!(without.code, 2, "--tags needs --furthest");
 }
+
+/// Several moves at once, in graph order, with what they block together; bad input refused.
+#[test]
+fn several_moves_are_tried_together() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = crate::support::demo_workspace(dir.path(), "ws");
+    assert_eq!(carry_in(&demo, &["fetch"]).code, 0);
+    let out = carry_in(
+        &demo,
+        &[
+            "impact",
+            "--to",
+            "libvirt=main",
+            "--to",
+            "qemu=main",
+            "--json",
+        ],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let answer = json(&out.stdout);
+    assert_eq!(answer["schema"], "carry.impact-many/v1");
+    assert_eq!(
+        answer["moves"][0]["project"], "qemu",
+        "graph order: {answer:#}"
+    );
+    assert_eq!(answer["moves"][1]["project"], "libvirt");
+    assert_eq!(answer["blocked"][0]["id"], "nova/sriov-vf-pci");
+    assert_eq!(answer["features_at_risk"], serde_json::json!(["sriov"]));
+    assert_eq!(
+        answer["retest"],
+        serde_json::json!(["qemu", "libvirt", "nova"])
+    );
+    let twice = carry_in(&demo, &["impact", "--to", "qemu=main", "--to", "qemu=main"]);
+    assert_eq!(twice.code, 2);
+    assert!(twice.stderr.contains("moved twice"), "{}", twice.stderr);
+    let unknown = carry_in(
+        &demo,
+        &["impact", "--to", "qemu=v99", "--to", "libvirt=main"],
+    );
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("'v99' is not a ref"),
+        "{}",
+        unknown.stderr
+    );
+    let mixed = carry_in(&demo, &["impact", "qemu", "--to", "libvirt=main"]);
+    assert_eq!(mixed.code, 2);
+    // Nothing was written: no candidate refs.
+    let refs =
+        TestRepo::open(&demo.join("repos/libvirt")).git(&["for-each-ref", "refs/carry/candidate"]);
+    assert!(refs.is_empty(), "{refs}");
+}
