@@ -194,24 +194,45 @@ pub(crate) async fn order(
     .await
 }
 
-#[utoipa::path(get, path = "/api/v1/impact/{project}", params(("project" = String, Path, description = "the project that moves", example = "kernel"), ("to" = Option<String>, Query, description = "a ref or commit: answer with a trial rebase (needs the token)")), security((), ("bearer" = [])), responses((status = 200, description = "what breaks", body = serde_json::Value), (status = 401, description = "`to` needs the bearer token", body = ErrorBody), (status = 404, description = "no such project or ref", body = ErrorBody), (status = 422, description = "the manifest does not validate, or the project cannot be tried", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/impact/{project}", params(("project" = String, Path, description = "the project that moves", example = "kernel"), ("to" = Option<String>, Query, description = "a ref or commit: answer with a trial rebase (needs the token)"), ("furthest" = Option<bool>, Query, description = "true: the newest upstream point the series survives (carry.furthest/v1; needs the token)"), ("tags" = Option<String>, Query, description = "with furthest: search the tags matching this glob")), security((), ("bearer" = [])), responses((status = 200, description = "what breaks", body = serde_json::Value), (status = 401, description = "`to` needs the bearer token", body = ErrorBody), (status = 404, description = "no such project or ref", body = ErrorBody), (status = 422, description = "the manifest does not validate, or the project cannot be tried", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
 pub(crate) async fn impact(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     Path(project): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let to = query(raw.as_deref())
-        .remove("to")
-        .and_then(|v| v.into_iter().next());
+    let mut query = query(raw.as_deref());
+    let to = query.remove("to").and_then(|v| v.into_iter().next());
+    let furthest = query
+        .remove("furthest")
+        .and_then(|v| v.into_iter().next())
+        .is_some_and(|v| v == "true");
+    let tags = query.remove("tags").and_then(|v| v.into_iter().next());
     // A trial rebase is git work, as a run is: it needs the token.
-    if to.is_some() {
+    if to.is_some() || furthest {
         super::runs::authorize(&state, &headers)?;
     }
     blocking(move || {
         let workspace = load(&state)?;
         let graph = workspace_graph(&state, &workspace)?;
         let id = project_id(&graph, &project)?;
+        if furthest {
+            use carry_orchestrator::furthest::FurthestError;
+            let name = graph.project_name_of(id).clone();
+            return match carry_orchestrator::furthest::furthest(&workspace, &name, tags.as_deref())
+            {
+                Ok(answer) => serde_json::to_value(answer)
+                    .map(Json)
+                    .map_err(ApiError::internal),
+                Err(error @ (FurthestError::NotMoved(_) | FurthestError::NoTags { .. })) => {
+                    Err(ApiError::new(
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        error.to_string(),
+                    ))
+                }
+                Err(other) => Err(ApiError::internal(other)),
+            };
+        }
         match to {
             None => serde_json::to_value(graph.impact(id))
                 .map(Json)
@@ -247,6 +268,57 @@ pub(crate) async fn debt(State(state): State<AppState>) -> Result<Json<Value>, A
         serde_json::to_value(report)
             .map(Json)
             .map_err(ApiError::internal)
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/v1/impact", params(("to" = Vec<String>, Query, description = "each move as PROJECT=REF; several are tried together in graph order", example = "qemu=main")), security(("bearer" = [])), responses((status = 200, description = "each move's trial, and what they block together", body = serde_json::Value), (status = 400, description = "a move that is not PROJECT=REF, or a project moved twice", body = ErrorBody), (status = 401, description = "no or a wrong bearer token", body = ErrorBody), (status = 404, description = "no such project or ref", body = ErrorBody), (status = 422, description = "the manifest does not validate, or a project cannot be tried", body = ErrorBody), (status = 421, description = "the Host names no address this service answers for", body = ErrorBody), (status = 503, description = "the request took longer than the service allows", body = ErrorBody), (status = 500, description = "carry failed; the log names the request id", body = ErrorBody)))]
+pub(crate) async fn impact_many(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    super::runs::authorize(&state, &headers)?;
+    let moves = query(raw.as_deref()).remove("to").unwrap_or_default();
+    if moves.is_empty() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "give each move as to=PROJECT=REF",
+        ));
+    }
+    blocking(move || {
+        use carry_orchestrator::trial::ManyError;
+        use carry_orchestrator::trial::TrialError;
+        let workspace = load(&state)?;
+        let graph = workspace_graph(&state, &workspace)?;
+        let mut parsed = Vec::new();
+        for to in &moves {
+            let Some((project, reference)) = to.split_once('=') else {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    format!("'{to}' is not PROJECT=REF"),
+                ));
+            };
+            let id = project_id(&graph, project)?;
+            parsed.push((graph.project_name_of(id).clone(), reference.to_owned()));
+        }
+        match carry_orchestrator::trial::trial_many(&workspace, &parsed) {
+            Ok(trials) => serde_json::to_value(trials)
+                .map(Json)
+                .map_err(ApiError::internal),
+            Err(twice @ ManyError::Twice(_)) => Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                twice.to_string(),
+            )),
+            Err(ManyError::Trial(unknown @ TrialError::UnknownRef { .. })) => {
+                Err(ApiError::not_found(unknown.to_string()))
+            }
+            Err(ManyError::Trial(TrialError::Project { reason, .. })) => Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                reason,
+            )),
+            Err(other) => Err(ApiError::internal(other)),
+        }
     })
     .await
 }

@@ -14,6 +14,7 @@ use utoipa::OpenApi;
         super::api::graph_svg,
         super::api::order,
         super::api::impact,
+        super::api::impact_many,
         super::api::debt,
         super::conflicts::list,
         super::conflicts::review,

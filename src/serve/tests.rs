@@ -185,6 +185,7 @@ async fn read_endpoints_answer() {
         "/api/v1/conflicts",
         "/api/v1/review",
         "/api/v1/review/{project}/{patch}/ack",
+        "/api/v1/impact",
     ] {
         assert!(
             document["paths"].get(path).is_some(),
@@ -639,4 +640,55 @@ async fn conflicts_review_and_acknowledgements_are_served() {
             .as_str()
             .is_some_and(|e| e.contains("nothing to acknowledge"))
     );
+}
+
+/// The planner's questions over HTTP: the furthest safe point, and several moves at once;
+/// both are trials, so both need the token.
+#[tokio::test(flavor = "multi_thread")]
+async fn furthest_and_several_moves_are_served_with_the_token() {
+    let (_dir, state) = demo();
+    let root = state.root.clone();
+    tokio::task::spawn_blocking(move || {
+        let workspace = carry_orchestrator::workspace::load(&root).expect("loads");
+        let fetched = carry_orchestrator::run::fetch_all(
+            &workspace,
+            &[],
+            &carry_orchestrator::run::NoProgress,
+            &carry_orchestrator::options::Cancel::new(),
+        );
+        assert!(fetched.iter().all(|(_, result)| result.is_ok()));
+    })
+    .await
+    .expect("joined");
+    let (status, _, _) = call(&state, get("/api/v1/impact/libvirt?furthest=true")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call(
+        &state,
+        authorized_get("/api/v1/impact/libvirt?furthest=true"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = json(&body);
+    assert_eq!(answer["schema"], "carry.furthest/v1");
+    assert_eq!(answer["breaks"][0]["patch"], "libvirt/hostdev-vf");
+    let (status, _, body) = call(
+        &state,
+        authorized_get("/api/v1/impact/libvirt?furthest=true&tags=nope*"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let (status, _, _) = call(&state, get("/api/v1/impact?to=qemu=main&to=libvirt=main")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call(
+        &state,
+        authorized_get("/api/v1/impact?to=qemu=main&to=libvirt=main"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json(&body)["moves"][1]["project"], "libvirt");
+    let (status, _, _) = call(&state, authorized_get("/api/v1/impact?to=qemu")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = call(&state, authorized_get("/api/v1/impact?to=qemu=v99")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
