@@ -2,7 +2,7 @@
 //! to with every patch applied or landed and nothing blocked anywhere through features.
 //!
 //! The points are the first-parent line from the series' base to upstream's tip (or the tags
-//! matching GLOB that descend from the base, in version order). Each is tried with an
+//! matching GLOB between the base and the tip, in version order). Each is tried with an
 //! in-memory trial rebase; a bisection finds the last good point before the first bad one in
 //! log2(N) + 1 trials. Both answers are trials that really ran, so the point printed never
 //! breaks; when the tip itself is good, nothing is bisected at all. A history where a conflict
@@ -89,7 +89,9 @@ pub enum FurthestError {
     )]
     NotMoved(ProjectName),
     /// No tag matches.
-    #[error("no tag of {project}'s upstream after its series' base matches '{pattern}'")]
+    #[error(
+        "no tag of {project}'s upstream between its series' base and upstream's tip matches '{pattern}'"
+    )]
     NoTags {
         /// The project.
         project: ProjectName,
@@ -136,8 +138,12 @@ pub fn furthest(
             let mut matching: Vec<(String, git2::Oid)> = tag_names
                 .iter()
                 .filter(|(_, name)| glob(pattern, name))
+                // Between the base and the tip followed: tags of other branches (a stable
+                // series) and past the tip are not points of this line.
                 .filter(|(id, _)| {
-                    **id != base && repo.graph_descendant_of(**id, base).unwrap_or(false)
+                    **id != base
+                        && repo.graph_descendant_of(**id, base).unwrap_or(false)
+                        && (**id == tip || repo.graph_descendant_of(tip, **id).unwrap_or(false))
                 })
                 .map(|(id, name)| (name.clone(), *id))
                 .collect();
