@@ -52,6 +52,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<Outcome, CliE
         pushed: Arc::default(),
         allowed_hosts: Arc::new(crate::serve::allowed_hosts_from_env()),
         metrics: crate::serve::Metrics::default(),
+        furthest: Arc::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -181,6 +181,34 @@ pub(crate) async fn page(State(state): State<AppState>) -> Result<Html<String>, 
         }
         html.push_str("</tbody></table><h2 style=\"margin-top:1rem\">Progress</h2><div id=\"progress\" class=\"muted\">idle</div></section>");
 
+        let furthest = state.furthest.lock().ok().and_then(|slot| slot.clone());
+        if let Some(snapshot) = furthest {
+            let _ = write!(html, "<section class=\"wide\" id=\"furthest\"><h2>How far each upstream can move <span class=\"muted\">(computed {})</span></h2><table><thead><tr><th>project</th><th>furthest safe point</th><th>next</th><th>what breaks there</th></tr></thead><tbody>", escape(&snapshot.computed_at));
+            for (name, answer) in &snapshot.projects {
+                let short = |c: &str| c[..c.len().min(12)].to_owned();
+                let point = |p: &carry_orchestrator::furthest::Point| {
+                    format!("<code>{}</code>{}", escape(&short(&p.commit)), p.tag.as_deref().map(|t| format!(" <span class=\"muted\">{}</span>", escape(t))).unwrap_or_default())
+                };
+                match answer {
+                    Ok(found) => {
+                        let good = found.furthest.as_ref().map_or_else(|| "its base".to_owned(), point);
+                        let (next, breaks) = match &found.next {
+                            None => ("<span class=\"pill good\">the tip</span>".to_owned(), String::new()),
+                            Some(bad) => (point(bad), found.breaks.iter().fold(String::new(), |mut out, b| {
+                                let _ = write!(out, "<div><span class=\"pill bad\">{}</span> <code>{}</code></div>", escape(b.outcome), escape(&b.patch));
+                                out
+                            })),
+                        };
+                        let _ = write!(html, "<tr><td><b>{}</b></td><td>{good}</td><td>{next}</td><td>{breaks}</td></tr>", escape(name));
+                    }
+                    Err(why) => {
+                        let _ = write!(html, "<tr><td><b>{}</b></td><td colspan=\"3\" class=\"muted\">{}</td></tr>", escape(name), escape(why));
+                    }
+                }
+            }
+            html.push_str("</tbody></table></section>");
+        }
+
         html.push_str("<section class=\"wide\" id=\"debt\"><h2>Patch debt, overdue first</h2><table><thead><tr><th></th><th>patch</th><th>age</th><th>deadline</th><th>upstream</th></tr></thead><tbody>");
         for patch in debt.as_ref().map(|d| d.patches.as_slice()).unwrap_or_default() {
             let flag = if patch.overdue {

@@ -64,6 +64,8 @@ pub(crate) struct AppState {
     pub(crate) allowed_hosts: Arc<Vec<String>>,
     /// What `/metrics` reports of the service itself.
     pub(crate) metrics: metrics::Metrics,
+    /// Each project's furthest safe upstream point, from the last scheduled computation.
+    pub(crate) furthest: Arc<std::sync::Mutex<Option<schedule::FurthestSnapshot>>>,
 }
 
 pub(crate) use hosts::from_env as allowed_hosts_from_env;

@@ -96,7 +96,51 @@ pub(crate) async fn drive(state: AppState, schedule: Schedule) {
     }
 }
 
+/// Each project's furthest safe point, as the schedule last computed it.
+#[derive(Debug, Clone)]
+pub(crate) struct FurthestSnapshot {
+    /// When (RFC 3339).
+    pub(crate) computed_at: String,
+    /// Each project with an upstream past its base: the answer, or why there is none.
+    pub(crate) projects: Vec<(
+        String,
+        Result<carry_orchestrator::furthest::Furthest, String>,
+    )>,
+}
+
+/// Computes every project's furthest safe point (trials in memory, nothing written) and keeps
+/// it for the dashboard.
+pub(crate) async fn compute_furthest(state: &AppState) {
+    let computed = super::api::blocking({
+        let state = state.clone();
+        move || {
+            let workspace = super::api::load(&state)?;
+            let mut projects = Vec::new();
+            for name in workspace.manifest.workspace.projects.keys() {
+                let answer = carry_orchestrator::furthest::furthest(&workspace, name, None)
+                    .map_err(|e| e.to_string());
+                projects.push((name.to_string(), answer));
+            }
+            Ok(FurthestSnapshot {
+                computed_at: carry_adapters::store::now(),
+                projects,
+            })
+        }
+    })
+    .await;
+    match computed {
+        Ok(snapshot) => {
+            if let Ok(mut slot) = state.furthest.lock() {
+                *slot = Some(snapshot);
+            }
+        }
+        Err(error) => tracing::warn!(?error, "cannot compute how far each upstream can move"),
+    }
+}
+
 async fn start(state: &AppState) {
+    // How far each upstream can move, from the refs as last fetched, before the night's run.
+    compute_furthest(state).await;
     match super::runs::start_run(state, StartRequest::default()).await {
         Ok(id) => tracing::info!(run = %id, "scheduled run started"),
         Err(error) => tracing::warn!(?error, "the scheduled run could not start"),

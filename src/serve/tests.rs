@@ -31,6 +31,7 @@ fn demo() -> (tempfile::TempDir, AppState) {
         pushed: Arc::default(),
         allowed_hosts: Arc::new(vec!["carry.example.org".to_owned()]),
         metrics: super::metrics::Metrics::default(),
+        furthest: Arc::default(),
     };
     (dir, state)
 }
@@ -677,6 +678,16 @@ async fn furthest_and_several_moves_are_served_with_the_token() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // The schedule's computation, shown on the dashboard.
+    super::schedule::compute_furthest(&state).await;
+    let (status, _, page) = call(&state, get("/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("How far each upstream can move"), "{page}");
+    assert!(
+        page.contains("<span class=\"pill bad\">conflict</span> <code>libvirt/hostdev-vf</code>"),
+        "libvirt's furthest point and what breaks after it"
+    );
 
     let (status, _, _) = call(&state, get("/api/v1/impact?to=qemu=main&to=libvirt=main")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
