@@ -101,7 +101,7 @@ for tag in tags:
     if not re.fullmatch(pattern.replace(".", r"\.").replace("*", ".*").replace("?", "."), tag):
         continue
     commit = sh("git", "-C", repo, "rev-parse", f"refs/carry/upstream/tags/{tag}^{{commit}}").stdout.strip()
-    if commit == base or sh("git", "-C", repo, "merge-base", "--is-ancestor", base, commit, check=False).returncode != 0 \
+    if commit == base or sh("git", "-C", repo, "merge-base", "--is-ancestor", commit, base, check=False).returncode == 0 \
             or sh("git", "-C", repo, "merge-base", "--is-ancestor", commit, "upstream-new", check=False).returncode != 0:
         continue
     points.append(tag)

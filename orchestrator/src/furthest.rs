@@ -140,9 +140,11 @@ pub fn furthest(
                 .filter(|(_, name)| glob(pattern, name))
                 // Between the base and the tip followed: tags of other branches (a stable
                 // series) and past the tip are not points of this line.
+                // Reachable from the tip and not from the base, as the first-parent line is
+                // (the base may sit on a stable branch, off upstream's main line).
                 .filter(|(id, _)| {
                     **id != base
-                        && repo.graph_descendant_of(**id, base).unwrap_or(false)
+                        && !repo.graph_descendant_of(base, **id).unwrap_or(true)
                         && (**id == tip || repo.graph_descendant_of(tip, **id).unwrap_or(false))
                 })
                 .map(|(id, name)| (name.clone(), *id))
