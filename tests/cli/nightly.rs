@@ -279,7 +279,8 @@ fn tests_get_their_checkout_and_everything_they_consume() {
 
 #[test]
 fn a_second_run_is_refused_while_one_is_going() {
-    let workspace = two_projects(r#""sleep 3""#, r#""true""#);
+    // Long enough that a loaded machine still runs the second while the first holds the lock.
+    let workspace = two_projects(r#""sleep 10""#, r#""true""#);
     let mut first = hermetic(&mut std::process::Command::new(env!("CARGO_BIN_EXE_carry")))
         .current_dir(workspace.path())
         .args(["-q", "run"])
