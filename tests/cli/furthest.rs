@@ -187,3 +187,16 @@ fn several_moves_are_tried_together() {
         TestRepo::open(&demo.join("repos/libvirt")).git(&["for-each-ref", "refs/carry/candidate"]);
     assert!(refs.is_empty(), "{refs}");
 }
+
+#[test]
+fn an_upstream_that_has_not_moved_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (root, _) = workspace(dir.path(), 0, 0);
+    let out = carry_in(&root, &["impact", "app", "--furthest"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("has not moved past its series' base"),
+        "{}",
+        out.stderr
+    );
+}
