@@ -320,9 +320,10 @@ fn claim(workspace: &LoadedWorkspace, patch: &PatchRef) -> Result<(), ResolveErr
             let first = in_progress(workspace, patch).ok().flatten();
             Err(ResolveError::InProgress {
                 patch: patch.to_string(),
-                since: first
-                    .as_ref()
-                    .map_or_else(|| "a start going on".to_owned(), |s| s.started_at.clone()),
+                since: first.as_ref().map_or_else(
+                    || "a start going on, or one killed: `--abort` clears it".to_owned(),
+                    |s| s.started_at.clone(),
+                ),
                 worktree: first.map_or_else(
                     || session_dir(workspace, patch).join(patch.name.as_str()),
                     |s| s.worktree,
@@ -500,18 +501,35 @@ pub fn abort(
     workspace: &LoadedWorkspace,
     patch: &PatchRef,
 ) -> Result<ResolveSession, ResolveError> {
-    let session = in_progress(workspace, patch)?
-        .ok_or_else(|| ResolveError::NotInProgress(patch.to_string()))?;
+    let Some(session) = in_progress(workspace, patch)? else {
+        // A start killed before it wrote its session leaves only its claim: clear it.
+        if session_file(workspace, patch).exists() {
+            remove_session(workspace, patch, None)?;
+        }
+        return Err(ResolveError::NotInProgress(patch.to_string()));
+    };
     remove_session(workspace, patch, Some(&session))?;
     Ok(session)
 }
 
-/// Removes a session's worktree, preimages, notes and, last, its session file.
+/// Removes a session: its session file first (a session file is the promise that the worktree
+/// is there: killed after this, the worktree left over is replaced by the next resolve), then
+/// the worktree, the preimages and the notes.
 fn remove_session(
     workspace: &LoadedWorkspace,
     patch: &PatchRef,
     session: Option<&ResolveSession>,
 ) -> Result<(), ResolveError> {
+    let file = session_file(workspace, patch);
+    match std::fs::remove_file(&file) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(ResolveError::Io {
+                path: file,
+                source: error,
+            });
+        }
+        _ => {}
+    }
     let dir = session_dir(workspace, patch);
     let worktree = session.map_or_else(|| dir.join(patch.name.as_str()), |s| s.worktree.clone());
     if worktree.exists() {
@@ -525,14 +543,7 @@ fn remove_session(
     }
     let _ = std::fs::remove_file(dir.join(format!("{}.txt", patch.name)));
     let _ = std::fs::remove_dir_all(preimage_dir(&dir, patch));
-    let file = session_file(workspace, patch);
-    match std::fs::remove_file(&file) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(ResolveError::Io {
-            path: file,
-            source: error,
-        }),
-        _ => Ok(()),
-    }
+    Ok(())
 }
 
 /// Every resolve going on, oldest first.

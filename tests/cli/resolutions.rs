@@ -470,3 +470,26 @@ fn resolutions_move_between_workspaces_as_a_file_and_as_refs() {
         );
     }
 }
+
+/// A resolve killed while it started leaves only its claim: the next is refused saying how
+/// to clear it, and `--abort` does.
+#[test]
+fn a_killed_start_is_cleared_by_abort() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = demo_workspace(dir.path(), "ws");
+    assert_eq!(carry_in(&demo, &["run"]).code, 3);
+    let claim = demo.join(".carry/resolve/libvirt/hostdev-vf.json");
+    std::fs::create_dir_all(claim.parent().expect("parent")).expect("dir");
+    std::fs::write(&claim, "").expect("an empty claim");
+    let refused = carry_in(&demo, &["resolve", "libvirt/hostdev-vf"]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("`--abort` clears it"),
+        "{}",
+        refused.stderr
+    );
+    let aborted = carry_in(&demo, &["resolve", "--abort", "libvirt/hostdev-vf"]);
+    assert_eq!(aborted.code, 2, "nothing was going on: {}", aborted.stderr);
+    assert!(!claim.exists());
+    assert_eq!(carry_in(&demo, &["resolve", "libvirt/hostdev-vf"]).code, 0);
+}
