@@ -8,6 +8,7 @@ use std::time::Instant;
 use crate::support::TestRepo;
 use crate::support::TestWorkspace;
 use crate::support::carry_in;
+use crate::support::check_schema;
 use crate::support::hermetic;
 use crate::support::json;
 
@@ -119,22 +120,6 @@ fn the_demo_lands_one_conflicts_one_blocks_nova_and_passes_the_rest() {
         carry_in(&demo, &["run"])
             .stderr
             .contains("kernel: rebase reused from an earlier run with the same inputs")
-    );
-}
-
-/// The report against the JSON Schema published in `docs/carry.run.v1.schema.json`.
-fn check_schema(report: &serde_json::Value) {
-    let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../../docs/carry.run.v1.schema.json"))
-            .expect("schema parses");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let errors: Vec<String> = validator
-        .iter_errors(report)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "the report does not match its schema: {errors:#?}"
     );
 }
 

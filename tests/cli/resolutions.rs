@@ -75,6 +75,7 @@ fn a_resolution_carried_onto_a_moved_upstream_is_gits_rerere_tree_and_needs_a_re
     let moved = carry_in(&demo, &["run", "--json"]);
     assert_eq!(moved.code, 3, "a re-applied resolution needs attention");
     let moved = json(&moved.stdout);
+    crate::support::check_schema(&moved);
     let carried = patch_of(&moved, "libvirt/hostdev-vf");
     assert_eq!(carried["outcome"], "applied", "{carried}");
     assert_eq!(carried["resolution"], resolution);
@@ -293,6 +294,7 @@ fn a_dropped_patch_leaves_the_candidate_with_its_reason_and_promotion_removes_it
         dropped.stderr
     );
     let report = json(&carry_in(&demo, &["report", "--json"]).stdout);
+    crate::support::check_schema(&report);
     let patch = patch_of(&report, "libvirt/hostdev-vf");
     assert_eq!(patch["outcome"], "dropped");
     assert_eq!(patch["reason"], reason);

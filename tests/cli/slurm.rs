@@ -71,6 +71,7 @@ fn the_demo_through_slurm_reports_what_the_local_executor_reports() {
     let through_slurm = carry_in(&cluster, &["run", "--json"]);
     assert_eq!(through_slurm.code, 3, "{}", through_slurm.stderr);
     let through_slurm = json(&through_slurm.stdout);
+    crate::support::check_schema(&through_slurm);
     eprintln!("the demo through Slurm: {:?}", started.elapsed());
     assert_eq!(comparable(&through_slurm), comparable(&by_process));
     let kernel = &through_slurm["projects"][0];

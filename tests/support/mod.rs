@@ -125,3 +125,19 @@ fn flush_hex(run: &mut String, out: &mut String) {
     }
     run.clear();
 }
+
+/// The report against the JSON Schema published in `docs/carry.run.v1.schema.json`.
+pub(crate) fn check_schema(report: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/carry.run.v1.schema.json"))
+            .expect("schema parses");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the report does not match its schema: {errors:#?}"
+    );
+}
