@@ -1,6 +1,6 @@
 //! The shapes of the API's bodies, for the OpenAPI document: what every answer holds at its
 //! top level (nested reports are described as objects; the run report's full schema is
-//! `docs/run-report.schema.json`). Documentation types only: handlers build the same JSON from
+//! `docs/carry.run.v1.schema.json`). Documentation types only: handlers build the same JSON from
 //! the orchestrator's own types.
 
 #![allow(dead_code, reason = "read by utoipa's derive, never constructed")]
