@@ -30,18 +30,9 @@ def sh(*a, check=True, **k):
 
 d = tempfile.mkdtemp(prefix="furthest-")
 if "--strip-references" in sys.argv:
-    stripped = f"{d}/scenario.git"
-    sh("git", "clone", "-q", "--bare", "--shared", scenario, stripped)
-    naming = re.compile(r"^\s*(\(cherry picked from commit [0-9a-f]+\)|\[ upstream commit [0-9a-f]+ \]|commit [0-9a-f]{12,} upstream\.|Change-Id: I[0-9a-f]+)\s*$", re.I | re.M)
-    tip = sh("git", "-C", stripped, "rev-parse", "upstream-old^{commit}").stdout.strip()
-    for c in sh("git", "-C", stripped, "rev-list", "--reverse", "upstream-old..carried").stdout.split():
-        f = sh("git", "-C", stripped, "log", "-1", "--format=%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd%x00%T", c).stdout.rstrip("\n").split("\0")
-        message = naming.sub("", sh("git", "-C", stripped, "log", "-1", "--format=%B", c).stdout)
-        env = dict(os.environ, GIT_AUTHOR_NAME=f[0], GIT_AUTHOR_EMAIL=f[1], GIT_AUTHOR_DATE=f[2],
-                   GIT_COMMITTER_NAME=f[3], GIT_COMMITTER_EMAIL=f[4], GIT_COMMITTER_DATE=f[5])
-        tip = sh("git", "-C", stripped, "commit-tree", f[6], "-p", tip, input=message, env=env).stdout.strip()
-    sh("git", "-C", stripped, "update-ref", "refs/heads/carried", tip)
-    scenario = stripped
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from scenarios import strip_references
+    scenario = strip_references(scenario, f"{d}/scenario.git")
 
 ws = f"{d}/ws"
 os.makedirs(ws)

@@ -87,18 +87,9 @@ def write(path, text):
 
 d = tempfile.mkdtemp(prefix="resolutions-")
 if "--strip-references" in sys.argv:
-    stripped = f"{d}/scenario.git"
-    sh("git", "clone", "-q", "--bare", "--shared", scenario, stripped, check=True)
-    naming = re.compile(r"^\s*(\(cherry picked from commit [0-9a-f]+\)|\[ upstream commit [0-9a-f]+ \]|commit [0-9a-f]{12,} upstream\.|Change-Id: I[0-9a-f]+)\s*$", re.I | re.M)
-    tip = git(stripped, "rev-parse", "upstream-old^{commit}", check=True).stdout.strip()
-    for c in git(stripped, "rev-list", "--reverse", "upstream-old..carried", check=True).stdout.split():
-        fields = git(stripped, "log", "-1", "--format=%an%x00%ae%x00%ad%x00%cn%x00%ce%x00%cd%x00%T", c).stdout.rstrip("\n").split("\0")
-        message = naming.sub("", git(stripped, "log", "-1", "--format=%B", c).stdout)
-        env = dict(os.environ, GIT_AUTHOR_NAME=fields[0], GIT_AUTHOR_EMAIL=fields[1], GIT_AUTHOR_DATE=fields[2],
-                   GIT_COMMITTER_NAME=fields[3], GIT_COMMITTER_EMAIL=fields[4], GIT_COMMITTER_DATE=fields[5])
-        tip = sh("git", "-C", stripped, "commit-tree", fields[6], "-p", tip, input=message, env=env, check=True).stdout.strip()
-    git(stripped, "update-ref", "refs/heads/carried", tip, check=True)
-    scenario = stripped
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from scenarios import strip_references
+    scenario = strip_references(scenario, f"{d}/scenario.git")
 ws = f"{d}/ws"
 repo = f"{ws}/repos/p.git"
 os.makedirs(ws)

@@ -38,6 +38,8 @@ pub enum HistoryError {
 #[derive(Debug)]
 pub struct History {
     store: Store,
+    /// The recorded resolutions and reviews, read once for every report this reads.
+    reviews: std::sync::OnceLock<crate::reviews::Reviews>,
 }
 
 impl History {
@@ -45,6 +47,7 @@ impl History {
     pub fn open(workspace: &LoadedWorkspace) -> Result<Self, HistoryError> {
         Ok(Self {
             store: Store::open(&workspace.state_dir())?,
+            reviews: std::sync::OnceLock::new(),
         })
     }
 
@@ -69,7 +72,14 @@ impl History {
                 run: run.to_owned(),
                 source,
             })?;
-        crate::reviews::Reviews::load(&self.store)?.mark_report(&mut report);
+        if self.reviews.get().is_none() {
+            let _ = self
+                .reviews
+                .set(crate::reviews::Reviews::load(&self.store)?);
+        }
+        if let Some(reviews) = self.reviews.get() {
+            reviews.mark_report(&mut report);
+        }
         Ok(Some(report))
     }
 

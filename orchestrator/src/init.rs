@@ -232,18 +232,9 @@ pub fn manifest(name: &str, guesses: &[Guessed]) -> String {
     text
 }
 
+/// `value` as a TOML string, quoted and escaped by the TOML library the manifest is read with.
 fn toml_string(value: &str) -> String {
-    let mut quoted = String::from("\"");
-    for c in value.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            c if c.is_control() => quoted.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
+    toml_edit::Value::from(value).to_string().trim().to_owned()
 }
 
 /// Writes the manifest for `repos` into `dir`; refuses when one exists. What it guessed.

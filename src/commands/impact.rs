@@ -101,50 +101,8 @@ fn trial(
                 counts.join(", ")
             }
         );
-        for patch in &trial.patches {
-            let detail = match &patch.outcome {
-                carry_orchestrator::report::Outcome::Conflict {
-                    paths, first_bad, ..
-                } => format!(
-                    ": {}{}",
-                    paths.join(", "),
-                    first_bad.as_deref().map_or(String::new(), |c| format!(
-                        " (first bad upstream commit {})",
-                        &c[..12.min(c.len())]
-                    ))
-                ),
-                carry_orchestrator::report::Outcome::Blocked { blocked_by } => {
-                    format!(": needs {}", blocked_by.join(", "))
-                }
-                carry_orchestrator::report::Outcome::Landed {
-                    upstream_commit, ..
-                } => {
-                    format!(
-                        ": upstream {}",
-                        upstream_commit
-                            .as_deref()
-                            .map_or("?", |c| &c[..12.min(c.len())])
-                    )
-                }
-                carry_orchestrator::report::Outcome::Error { problem } => {
-                    format!(": {}:{}: {}", problem.file, problem.line, problem.reason)
-                }
-                carry_orchestrator::report::Outcome::Dropped { reason } => format!(": {reason}"),
-                carry_orchestrator::report::Outcome::Applied { .. } => String::new(),
-            };
-            anstream::println!(
-                "  {:<9} {}{detail}",
-                carry_orchestrator::report::outcome_name(&patch.outcome),
-                patch.id
-            );
-        }
-        for blocked in &trial.blocked_elsewhere {
-            anstream::println!(
-                "  blocked   {}: needs {}",
-                blocked.id,
-                blocked.blocked_by.join(", ")
-            );
-        }
+        print_patches(&trial.patches);
+        print_blocked(&trial.blocked_elsewhere);
         line("features at risk", &trial.features_at_risk);
         line("consumers", &trial.consumers);
         let retest: Vec<String> = trial
@@ -291,21 +249,9 @@ fn many(
                 &trial.to_commit[..12.min(trial.to_commit.len())],
                 counts.join(", ")
             );
-            for patch in trial.patches.iter().filter(|p| p.outcome.failed()) {
-                anstream::println!(
-                    "  {:<9} {}",
-                    carry_orchestrator::report::outcome_name(&patch.outcome),
-                    patch.id
-                );
-            }
+            print_patches(trial.patches.iter().filter(|p| p.outcome.failed()));
         }
-        for blocked in &trials.blocked {
-            anstream::println!(
-                "  blocked   {}: needs {}",
-                blocked.id,
-                blocked.blocked_by.join(", ")
-            );
-        }
+        print_blocked(&trials.blocked);
         if !trials.features_at_risk.is_empty() {
             anstream::println!("  features at risk: {}", trials.features_at_risk.join(", "));
         }
@@ -317,4 +263,59 @@ fn many(
     } else {
         Outcome::Attention
     })
+}
+
+/// Each patch with its outcome and what it means (paths and culprit, what it needs, where
+/// upstream has it).
+fn print_patches<'p>(
+    patches: impl IntoIterator<Item = &'p carry_orchestrator::report::PatchReport>,
+) {
+    for patch in patches {
+        let detail = match &patch.outcome {
+            carry_orchestrator::report::Outcome::Conflict {
+                paths, first_bad, ..
+            } => format!(
+                ": {}{}",
+                paths.join(", "),
+                first_bad.as_deref().map_or(String::new(), |c| format!(
+                    " (first bad upstream commit {})",
+                    &c[..12.min(c.len())]
+                ))
+            ),
+            carry_orchestrator::report::Outcome::Blocked { blocked_by } => {
+                format!(": needs {}", blocked_by.join(", "))
+            }
+            carry_orchestrator::report::Outcome::Landed {
+                upstream_commit, ..
+            } => {
+                format!(
+                    ": upstream {}",
+                    upstream_commit
+                        .as_deref()
+                        .map_or("?", |c| &c[..12.min(c.len())])
+                )
+            }
+            carry_orchestrator::report::Outcome::Error { problem } => {
+                format!(": {}:{}: {}", problem.file, problem.line, problem.reason)
+            }
+            carry_orchestrator::report::Outcome::Dropped { reason } => format!(": {reason}"),
+            carry_orchestrator::report::Outcome::Applied { .. } => String::new(),
+        };
+        anstream::println!(
+            "  {:<9} {}{detail}",
+            carry_orchestrator::report::outcome_name(&patch.outcome),
+            patch.id
+        );
+    }
+}
+
+/// Patches elsewhere the move would block through features.
+fn print_blocked(blocked: &[carry_orchestrator::trial::BlockedElsewhere]) {
+    for blocked in blocked {
+        anstream::println!(
+            "  blocked   {}: needs {}",
+            blocked.id,
+            blocked.blocked_by.join(", ")
+        );
+    }
 }

@@ -20,6 +20,29 @@ fn loose_objects(repo: &TestRepo) -> usize {
         .sum()
 }
 
+/// Rebases `base..series` onto `onto` in memory and packs what it made.
+fn rebase_and_pack(
+    repo: &TestRepo,
+    base: &str,
+    onto: Oid,
+) -> (
+    carry_adapters::rebase::SeriesResult,
+    carry_adapters::pack::PackStats,
+) {
+    let project = ProjectRepo::open(&repo.path, None).expect("open");
+    let batch = project.with_writes_in_memory().expect("in memory");
+    let request = crate::oracle::request(repo, base, "series", &onto.to_string());
+    let result = rebase_series(
+        batch.repo(),
+        &request,
+        &mut UpstreamCache::default(),
+        &RebaseOptions::default(),
+    )
+    .expect("rebase");
+    let stats = write_new_objects(batch.repo(), result.tip, onto, &[]).expect("pack");
+    (result, stats)
+}
+
 #[test]
 fn new_objects_stay_in_memory_until_packed_and_then_are_whole() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -93,18 +116,8 @@ fn a_tree_made_again_by_a_revert_is_packed_whole() {
     repo.commit_file("src/b.c", "upstream\n", "upstream adds to src");
     let onto = Oid::from_str(&repo.head()).expect("oid");
 
-    let project = ProjectRepo::open(&repo.path, None).expect("open");
-    let batch = project.with_writes_in_memory().expect("in memory");
-    let request = crate::oracle::request(&repo, &base, "series", &onto.to_string());
-    let result = rebase_series(
-        batch.repo(),
-        &request,
-        &mut UpstreamCache::default(),
-        &RebaseOptions::default(),
-    )
-    .expect("rebase");
+    let (result, _) = rebase_and_pack(&repo, &base, onto);
     assert_eq!(result.patches.len(), 3);
-    write_new_objects(batch.repo(), result.tip, onto, &[]).expect("pack");
     let tip = result.tip.to_string();
     repo.git(&["update-ref", "refs/carry/candidate/test", &tip]);
     let missing = repo.git(&["rev-list", "--objects", "--missing=print", &tip]);
@@ -146,17 +159,7 @@ fn the_pack_index_is_the_one_git_index_pack_writes() {
     repo.commit_file("src/a.c", "a1\na2\na3 upstream\n", "upstream a3");
     let onto = Oid::from_str(&repo.head()).expect("oid");
 
-    let project = ProjectRepo::open(&repo.path, None).expect("open");
-    let batch = project.with_writes_in_memory().expect("in memory");
-    let request = crate::oracle::request(&repo, &base, "series", &onto.to_string());
-    let result = rebase_series(
-        batch.repo(),
-        &request,
-        &mut UpstreamCache::default(),
-        &RebaseOptions::default(),
-    )
-    .expect("rebase");
-    let stats = write_new_objects(batch.repo(), result.tip, onto, &[]).expect("pack");
+    let (result, stats) = rebase_and_pack(&repo, &base, onto);
     assert!(stats.objects > 100, "{stats:?}");
 
     let packs = repo.path.join(".git/objects/pack");
